@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# lkvm-lite: the module, the launcher, the selftests and the test VM.
+#
+#   make            build everything (module at W=1, launcher, selftests)
+#   make check      install what is missing, build, run all selftests in the test VM
+#   make run        boot the test VM with the module loaded and run lkvm-lite in it
+#   make vm CMD=..  run one shell command in the test VM (T=prog runs one selftest)
+#   make style      checkpatch.pl over kernel/ and uapi/
+#   make deps       install the Debian packages the above need (as root)
+
+KVER ?= $(shell . $(CURDIR)/selftests/vm/config.sh && lkvm_vm_kver)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := $(CURDIR)/build
+LINUX_SRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
+LINUX_SRC := $(BUILD)/linux-src
+# Files taken from Debian's linux-source-6.1 at build time; never committed.
+LINUX_SRC_FILES := tools/testing/selftests/kselftest.h \
+		   tools/testing/selftests/kselftest_harness.h \
+		   scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch
+INITRAMFS := $(BUILD)/vm/initramfs.cpio.gz
+
+all: module launcher selftests initramfs
+
+deps:
+	@tools/install-deps.sh
+
+# The module builds with W=1 and must stay free of warnings.
+module:
+	@test -d "$(KDIR)" || { echo "no kernel headers at '$(KDIR)': run make deps" >&2; exit 1; }
+	@mkdir -p $(BUILD)
+	@$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel W=1 modules > $(BUILD)/module.log 2>&1; \
+		rc=$$?; cat $(BUILD)/module.log; test $$rc = 0
+	@! grep -E 'warning:|error:' $(BUILD)/module.log || \
+		{ echo "the module build has warnings" >&2; exit 1; }
+
+launcher:
+	$(MAKE) -C tools/lkvm-lite
+
+$(LINUX_SRC)/.stamp: $(LINUX_SRC_TAR)
+	@test -r "$<" || { echo "$< missing: run make deps" >&2; exit 1; }
+	rm -rf $(LINUX_SRC) && mkdir -p $(LINUX_SRC)
+	tar -xJf $< -C $(LINUX_SRC) --strip-components=1 \
+		$(addprefix linux-source-6.1/,$(LINUX_SRC_FILES))
+	touch $@
+
+selftests: $(LINUX_SRC)/.stamp
+	$(MAKE) -C selftests OUT=$(BUILD)/selftests KSFT_DIR=$(LINUX_SRC)/tools/testing/selftests
+
+initramfs: $(INITRAMFS)
+
+$(INITRAMFS): selftests/vm/mkinitramfs.sh selftests/vm/initramfs-init selftests/vm/config.sh
+	@mkdir -p $(dir $@)
+	selftests/vm/mkinitramfs.sh $@
+
+# check, run and vm install missing packages first, then build in a fresh
+# make so that KVER and KDIR see what was just installed.
+check: deps
+	@$(MAKE) --no-print-directory all
+	selftests/check.sh $(T)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	selftests/vm/run.sh -t 300 -- \
+		'insmod kernel/lkvm_lite.ko && tools/lkvm-lite/lkvm-lite info; tools/lkvm-lite/lkvm-lite run'
+
+CMD ?= selftests/run-in-vm.sh $(T)
+vm: deps
+	@$(MAKE) --no-print-directory all
+	selftests/vm/run.sh -t $(or $(TIMEOUT),600) -- '$(CMD)'
+
+style: $(LINUX_SRC)/.stamp
+	$(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --max-line-length=100 \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f \
+		$(wildcard kernel/*.c kernel/*.h) uapi/linux/lkvm_lite.h
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean || true
+	$(MAKE) -C tools/lkvm-lite clean
+	rm -rf $(BUILD)
+
+.PHONY: all deps module launcher selftests initramfs check run vm style clean

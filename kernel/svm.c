@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Ownership of AMD SVM: EFER.SVME and the host save area on every online CPU.
+ *
+ * SVM has one owner per CPU. Whoever sets EFER.SVME owns VMRUN on that CPU,
+ * and kvm_amd refuses (-EBUSY) to start a VM on a CPU whose EFER.SVME is
+ * already set. We keep the same rule the other way round, so both modules
+ * can be loaded side by side and only the one that got there first runs
+ * guests. We take SVM on every online CPU at load, follow CPU hotplug,
+ * suspend and reboot, and give it back at unload. A crash or emergency
+ * reboot needs nothing from us: the kernel's own emergency path clears
+ * EFER.SVME on every CPU (cpu_emergency_disable_virtualization()).
+ */
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/gfp.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/reboot.h>
+#include <linux/smp.h>
+#include <linux/syscore_ops.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+#include <asm/svm.h>
+
+#include <linux/lkvm_lite.h>
+#include "lkvm.h"
+
+#define SVM_CPUID_LEAF	0x8000000a
+
+struct lkvm_svm_cpu {
+	/* Host save area: VMRUN stores host state here, #VMEXIT reloads it. */
+	struct page *hsave;
+	/* We set EFER.SVME on this CPU. Only read and written on this CPU. */
+	bool enabled;
+};
+
+static DEFINE_PER_CPU(struct lkvm_svm_cpu, lkvm_svm_cpu);
+
+static enum cpuhp_state lkvm_svm_hp_state;
+/* Host CPUID 0x8000000A, read once at load for the capability queries. */
+static u32 lkvm_svm_nr_asids, lkvm_svm_features;
+
+/* Set by the reboot notifier: no CPU may take SVM again after that. */
+static bool lkvm_svm_rebooting;
+
+/*
+ * True while lkvm_svm_init() installs the hotplug state: a refusal is then
+ * reported once by lkvm_svm_init() rather than by each CPU's callback.
+ * Written before and after cpuhp_setup_state(), which waits for every
+ * callback it runs.
+ */
+static bool lkvm_svm_loading;
+static int lkvm_svm_refused_cpu = -1;
+
+static const char *lkvm_svm_refusal(int err)
+{
+	return err == -ENODEV ? "SVM is disabled by firmware (VM_CR.SVMDIS)" :
+	       "another hypervisor already has SVM enabled (EFER.SVME set)";
+}
+
+/* Take SVM on this CPU. Runs on @cpu, in its hotplug thread or with IRQs off. */
+static int lkvm_svm_cpu_enable(unsigned int cpu)
+{
+	struct lkvm_svm_cpu *sc;
+	unsigned long flags;
+	u64 efer, vm_cr;
+	int ret = 0;
+
+	if (READ_ONCE(lkvm_svm_rebooting))
+		return -EBUSY;
+
+	/*
+	 * kvm_amd sets EFER.SVME from an IPI: with IRQs off here, its check
+	 * and ours cannot interleave on this CPU, so exactly one of us wins.
+	 */
+	local_irq_save(flags);
+	sc = this_cpu_ptr(&lkvm_svm_cpu);
+	rdmsrl(MSR_VM_CR, vm_cr);
+	rdmsrl(MSR_EFER, efer);
+	if (vm_cr & SVM_VM_CR_SVM_DIS_MASK) {
+		ret = -ENODEV;
+	} else if (efer & EFER_SVME) {
+		ret = -EBUSY;
+	} else {
+		wrmsrl(MSR_EFER, efer | EFER_SVME);
+		wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+		sc->enabled = true;
+	}
+	local_irq_restore(flags);
+
+	if (ret) {
+		if (READ_ONCE(lkvm_svm_loading))
+			lkvm_svm_refused_cpu = cpu;
+		else
+			pr_err("cannot bring CPU %u online: %s\n", cpu, lkvm_svm_refusal(ret));
+	}
+	return ret;
+}
+
+/* Give SVM back on this CPU, if we hold it. Any context, on the CPU itself. */
+static void lkvm_svm_cpu_disable(void)
+{
+	struct lkvm_svm_cpu *sc;
+	unsigned long flags;
+	u64 efer;
+
+	local_irq_save(flags);
+	sc = this_cpu_ptr(&lkvm_svm_cpu);
+	if (sc->enabled) {
+		wrmsrl(MSR_VM_HSAVE_PA, 0);
+		rdmsrl(MSR_EFER, efer);
+		wrmsrl(MSR_EFER, efer & ~EFER_SVME);
+		sc->enabled = false;
+	}
+	local_irq_restore(flags);
+}
+
+static int lkvm_svm_cpu_offline(unsigned int cpu)
+{
+	lkvm_svm_cpu_disable();
+	return 0;
+}
+
+static void lkvm_svm_disable_ipi(void *unused)
+{
+	lkvm_svm_cpu_disable();
+}
+
+/*
+ * An orderly reboot does not clear EFER.SVME, and a CPU with SVM enabled
+ * may not take INIT cleanly afterwards: give SVM back everywhere.
+ */
+static int lkvm_svm_reboot(struct notifier_block *nb, unsigned long code, void *unused)
+{
+	WRITE_ONCE(lkvm_svm_rebooting, true);
+	on_each_cpu(lkvm_svm_disable_ipi, NULL, 1);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block lkvm_svm_reboot_nb = {
+	.notifier_call = lkvm_svm_reboot,
+};
+
+/* Suspend runs on the last online CPU; the others went through hotplug. */
+static int lkvm_svm_suspend(void)
+{
+	lkvm_svm_cpu_disable();
+	return 0;
+}
+
+static void lkvm_svm_resume(void)
+{
+	int ret = lkvm_svm_cpu_enable(smp_processor_id());
+
+	if (ret)
+		pr_err("cannot take SVM back after resume: %d\n", ret);
+}
+
+static struct syscore_ops lkvm_svm_syscore_ops = {
+	.suspend = lkvm_svm_suspend,
+	.resume = lkvm_svm_resume,
+};
+
+static void lkvm_svm_check_cpu(void *busy_cpu)
+{
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	if (efer & EFER_SVME)
+		*(int *)busy_cpu = smp_processor_id();
+}
+
+static void lkvm_svm_free_hsave(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct lkvm_svm_cpu *sc = per_cpu_ptr(&lkvm_svm_cpu, cpu);
+
+		if (sc->hsave)
+			__free_page(sc->hsave);
+		sc->hsave = NULL;
+	}
+}
+
+static int lkvm_svm_alloc_hsave(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct lkvm_svm_cpu *sc = per_cpu_ptr(&lkvm_svm_cpu, cpu);
+
+		sc->hsave = alloc_pages_node(cpu_to_node(cpu), GFP_KERNEL | __GFP_ZERO, 0);
+		if (!sc->hsave) {
+			lkvm_svm_free_hsave();
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int lkvm_svm_init(void)
+{
+	int busy_cpu = -1;
+	u64 vm_cr;
+	int ret;
+
+	if (!boot_cpu_has(X86_FEATURE_SVM)) {
+		pr_err("not loaded: this CPU has no AMD SVM\n");
+		return -ENODEV;
+	}
+	rdmsrl(MSR_VM_CR, vm_cr);
+	if (vm_cr & SVM_VM_CR_SVM_DIS_MASK) {
+		pr_err("not loaded: %s\n", lkvm_svm_refusal(-ENODEV));
+		return -ENODEV;
+	}
+	lkvm_svm_features = cpuid_edx(SVM_CPUID_LEAF);
+	lkvm_svm_nr_asids = cpuid_ebx(SVM_CPUID_LEAF);
+
+	ret = lkvm_svm_alloc_hsave();
+	if (ret) {
+		pr_err("not loaded: no memory for the host save areas\n");
+		return ret;
+	}
+
+	cpus_read_lock();
+	/*
+	 * Look before taking anything, so that a refusal leaves no CPU with
+	 * SVM enabled even for a moment.
+	 */
+	on_each_cpu(lkvm_svm_check_cpu, &busy_cpu, 1);
+	if (busy_cpu >= 0) {
+		ret = -EBUSY;
+		goto out_refused;
+	}
+	WRITE_ONCE(lkvm_svm_loading, true);
+	ret = cpuhp_setup_state_cpuslocked(CPUHP_AP_ONLINE_DYN, "lkvm_lite:online",
+					   lkvm_svm_cpu_enable, lkvm_svm_cpu_offline);
+	WRITE_ONCE(lkvm_svm_loading, false);
+	busy_cpu = lkvm_svm_refused_cpu;
+	if (ret < 0)
+		goto out_refused;
+	lkvm_svm_hp_state = ret;
+	cpus_read_unlock();
+
+	register_syscore_ops(&lkvm_svm_syscore_ops);
+	register_reboot_notifier(&lkvm_svm_reboot_nb);
+	return 0;
+
+out_refused:
+	cpus_read_unlock();
+	if (ret == -EBUSY || ret == -ENODEV)
+		pr_err("not loaded: %s on CPU %d\n", lkvm_svm_refusal(ret), busy_cpu);
+	else
+		pr_err("not loaded: cannot install the CPU hotplug state: %d\n", ret);
+	lkvm_svm_free_hsave();
+	return ret;
+}
+
+void lkvm_svm_exit(void)
+{
+	unregister_reboot_notifier(&lkvm_svm_reboot_nb);
+	unregister_syscore_ops(&lkvm_svm_syscore_ops);
+	cpuhp_remove_state(lkvm_svm_hp_state);
+	lkvm_svm_free_hsave();
+}
+
+u64 lkvm_svm_cap(u32 cap)
+{
+	switch (cap) {
+	case LKVM_CAP_SVM:
+		return 1;
+	case LKVM_CAP_SVM_FEATURES:
+		return lkvm_svm_features;
+	case LKVM_CAP_NR_ASIDS:
+		return lkvm_svm_nr_asids;
+	default:
+		return 0;
+	}
+}

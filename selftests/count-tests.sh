@@ -1,0 +1,22 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Print "program count" for each kselftest-harness program given: the
+# number of tests it registers. The harness keeps one static
+# __test_metadata object per test, named _<fixture>_<test>_object (fixtures
+# themselves are _<fixture>_fixture_object). Fixture variants would
+# multiply the count and are not used here; refuse them rather than
+# miscount.
+set -euo pipefail
+
+for prog in "$@"; do
+	if nm "$prog" | grep -q '_variant_object$\|__fixture_variant_metadata'; then
+		echo "count-tests: $prog uses fixture variants; teach count-tests.sh" >&2
+		exit 1
+	fi
+	n=$(nm "$prog" | awk '$2 == "d" && $3 ~ /^_.*_object$/ && $3 !~ /_fixture_object$/' | wc -l)
+	if [ "$n" -eq 0 ]; then
+		echo "count-tests: $prog registers no tests" >&2
+		exit 1
+	fi
+	echo "$(basename "$prog") $n"
+done

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM from the repository's top directory: load the
+# module, run every selftest program in the manifest, print their TAP.
+# The host side (summarize.sh) checks the counts.
+#
+# usage: run-in-vm.sh [PROGRAM...]   (default: all programs in the manifest)
+
+manifest=build/selftests/manifest
+export LKVM_MODULE="$PWD/kernel/lkvm_lite.ko"
+
+echo "# lkvm-selftests: kernel $(uname -r), $(nproc) CPUs"
+modprobe -q msr
+modprobe -q kvm_amd || echo "# kvm_amd did not load: its tests will skip"
+if ! insmod "$LKVM_MODULE"; then
+	echo "Bail out! lkvm_lite.ko did not load"
+	dmesg | tail -n 20 | sed 's/^/# /'
+	exit 3
+fi
+if [ ! -c /dev/lkvm_lite ]; then
+	echo "Bail out! lkvm_lite loaded but /dev/lkvm_lite is missing"
+	exit 3
+fi
+echo "LKVM-MODULE-LOADED"
+
+progs=$*
+[ -n "$progs" ] || progs=$(cut -d' ' -f1 "$manifest")
+for prog in $progs; do
+	echo "# selftest: $prog"
+	"build/selftests/$prog"
+	echo "# selftest-exit: $prog $?"
+done
+
+# Anything the kernel reported as a bug while we ran fails the run.
+if dmesg | grep -E 'BUG:|WARNING:|general protection|Oops|Call Trace' > /tmp/kernel-bugs; then
+	echo "LKVM-KERNEL-BUG"
+	sed 's/^/# /' /tmp/kernel-bugs
+fi
+[ -n "$LKVM_VM_OUT" ] && dmesg > "$LKVM_VM_OUT/dmesg.log"
+exit 0

@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Judge a selftest run from its TAP output (written by run-in-vm.sh) and
+# the manifest of what was built. Prints per-program counts and the closing
+# line "N passed, N failed, N skipped"; exits non-zero if any test failed,
+# the module did not load, the kernel reported a bug, or fewer tests ran
+# than the manifest says were built.
+#
+# usage: summarize.sh OUTPUT.log MANIFEST [PROGRAM...]
+set -uo pipefail
+
+log=${1:?usage: summarize.sh OUTPUT.log MANIFEST [PROGRAM...]}
+manifest=${2:?usage}
+shift 2
+only=" $* "
+
+awk -v only="$only" '
+FNR == NR {
+	if (only == "  " || index(only, " " $1 " "))
+		want[$1] = $2
+	next
+}
+/^# selftest: / { prog = $3; started[prog] = 1; next }
+/^LKVM-MODULE-LOADED/ { loaded = 1; next }
+/^LKVM-KERNEL-BUG/ { bug = 1; next }
+/^Bail out!/ { bail = bail $0 "\n"; next }
+/^not ok [0-9]+/ { if (prog != "") { ran[prog]++; fail[prog]++ } next }
+/^ok [0-9]+/ {
+	if (prog == "")
+		next
+	ran[prog]++
+	if ($0 ~ /# (SKIP|skip)/)
+		skip[prog]++
+	else
+		pass[prog]++
+	next
+}
+END {
+	ok = 1
+	if (!loaded) {
+		printf "summary: the module did not load in the test VM\n"
+		ok = 0
+	}
+	if (bail != "") {
+		printf "summary: %s", bail
+		ok = 0
+	}
+	if (bug) {
+		printf "summary: the kernel reported a bug during the run (see the log above)\n"
+		ok = 0
+	}
+	for (p in want) {
+		P += pass[p]; F += fail[p]; S += skip[p]
+		missing = want[p] - ran[p]
+		printf "summary: %-24s %2d built, %2d ran: %d passed, %d failed, %d skipped\n",
+		       p, want[p], ran[p], pass[p], fail[p], skip[p]
+		if (missing > 0) {
+			printf "summary: %s: %d of its tests did not run%s\n", p, missing,
+			       started[p] ? "" : " (program never started)"
+			F += missing
+			ok = 0
+		} else if (missing < 0) {
+			printf "summary: %s: more results than tests built\n", p
+			ok = 0
+		}
+	}
+	if (F > 0)
+		ok = 0
+	printf "%d passed, %d failed, %d skipped\n", P, F, S
+	exit ok ? 0 : 1
+}' "$manifest" "$log"

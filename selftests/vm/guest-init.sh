@@ -1,0 +1,30 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# PID 1 of the test VM once the host root is mounted: set up the usual
+# mounts, run the job the host left in the output directory, record its
+# exit status beside its output, and power off.
+#
+# $1: the output directory (same path as on the host, writable).
+
+out=$1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb
+
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+ip link set lo up 2>/dev/null
+hostname lkvm-test-vm
+
+echo "LKVM-VM-BOOTED" > /dev/ttyS0
+sh "$out/job" > "$out/output.log" 2>&1 < /dev/null
+echo $? > "$out/status"
+sync
+echo "LKVM-VM-DONE" > /dev/ttyS0
+echo o > /proc/sysrq-trigger
+sleep 30

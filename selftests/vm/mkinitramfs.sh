@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the test VM's initramfs: static busybox, the modules that reach the
+# host root over 9p, and initramfs-init as /init.
+#
+# usage: mkinitramfs.sh OUTPUT.cpio.gz
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/vm/config.sh
+. "$here/config.sh"
+
+out=${1:?usage: mkinitramfs.sh OUTPUT}
+kver=$(lkvm_vm_kver)
+[ -n "$kver" ] || { echo "mkinitramfs: no Debian kernel in /boot (make deps)" >&2; exit 1; }
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' ||
+	{ echo "mkinitramfs: no static busybox (install busybox-static)" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp"/{bin,dev,proc,sys,modules}
+cp "$busybox" "$tmp/bin/busybox"
+cp "$here/initramfs-init" "$tmp/init"
+chmod 755 "$tmp/init"
+
+moddir=/lib/modules/$kver
+for m in $LKVM_VM_MODULES; do
+	f=$(find "$moddir/kernel" -name "$m.ko*" | head -n1)
+	[ -n "$f" ] || { echo "mkinitramfs: module $m not found under $moddir" >&2; exit 1; }
+	case "$f" in
+	*.ko.xz) xz -dc "$f" > "$tmp/modules/$m.ko" ;;
+	*.ko.zst) zstd -qdc "$f" > "$tmp/modules/$m.ko" ;;
+	*.ko.gz) gzip -dc "$f" > "$tmp/modules/$m.ko" ;;
+	*) cp "$f" "$tmp/modules/$m.ko" ;;
+	esac
+	echo "$m" >> "$tmp/modules/order"
+done
+
+(cd "$tmp" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lkvm-lite: the launcher.
+ *
+ * It only talks to /dev/lkvm_lite: everything a guest does is handled in
+ * the module. Today it reports what the loaded module offers; booting a
+ * guest ("run") arrives with the vCPU core and the Linux boot path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/lkvm_lite.h>
+
+#define LKVM_DEV "/dev/lkvm_lite"
+
+static const char usage_text[] =
+	"usage: lkvm-lite <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  info        show the loaded module's API version and capabilities\n"
+	"  run         boot a guest (not available yet in this version)\n"
+	"  help        show this text\n";
+
+static int open_dev(void)
+{
+	int fd = open(LKVM_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = errno;
+
+		fprintf(stderr, "lkvm-lite: cannot open %s: %s%s\n", LKVM_DEV, strerror(err),
+			err == ENOENT ? " (is the lkvm_lite module loaded?)" : "");
+	}
+	return fd;
+}
+
+static const struct {
+	unsigned int cap;
+	const char *name;
+	const char *fmt;
+} caps[] = {
+	{ LKVM_CAP_SVM, "svm", "%llu" },
+	{ LKVM_CAP_SVM_FEATURES, "svm_features", "0x%llx" },
+	{ LKVM_CAP_NR_ASIDS, "nr_asids", "%llu" },
+};
+
+static int cmd_info(int argc, char **argv)
+{
+	unsigned int i;
+	int fd, version;
+
+	if (argc > 1) {
+		fprintf(stderr, "lkvm-lite info: unexpected argument '%s'\n", argv[1]);
+		return 2;
+	}
+	fd = open_dev();
+	if (fd < 0)
+		return 1;
+	version = ioctl(fd, LKVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		fprintf(stderr, "lkvm-lite: LKVM_GET_API_VERSION on %s: %s\n", LKVM_DEV,
+			strerror(errno));
+		close(fd);
+		return 1;
+	}
+	printf("api_version %d%s\n", version,
+	       version == LKVM_API_VERSION ? "" : " (this launcher speaks another version)");
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		struct lkvm_cap c = { .cap = caps[i].cap };
+
+		if (ioctl(fd, LKVM_CHECK_CAP, &c) < 0) {
+			fprintf(stderr, "lkvm-lite: LKVM_CHECK_CAP(%s): %s\n", caps[i].name,
+				strerror(errno));
+			close(fd);
+			return 1;
+		}
+		printf("%s ", caps[i].name);
+		printf(caps[i].fmt, (unsigned long long)c.value);
+		printf("\n");
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr,
+		"lkvm-lite run: booting a guest is not implemented yet: this version of the\n"
+		"module owns SVM and answers the capability queries (lkvm-lite info), but has\n"
+		"no vCPUs. See README.\n");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "info"))
+		return cmd_info(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	fprintf(stderr, "lkvm-lite: unknown command '%s'\n%s", argv[1], usage_text);
+	return 2;
+}

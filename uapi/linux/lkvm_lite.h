@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * lkvm-lite: the ioctl ABI between the lkvm_lite module and userspace.
+ *
+ * Rules kept by every ioctl here: fixed-size fields only, explicit padding,
+ * structs a multiple of 8 bytes, pointers carried as __u64, and every flag
+ * or reserved field that is not defined must be zero or the call fails with
+ * -EINVAL. Numbers are grouped by the file descriptor they act on and are
+ * never reused. New features are added as new capabilities, never by
+ * changing an existing ioctl. See Documentation/api.rst.
+ */
+#ifndef _UAPI_LINUX_LKVM_LITE_H
+#define _UAPI_LINUX_LKVM_LITE_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Bumped only if an existing ioctl ever has to change meaning. */
+#define LKVM_API_VERSION	1
+
+#define LKVMIO			0xB9	/* unused in ioctl-number.rst of Linux 6.1 */
+
+/* Capabilities, asked for with LKVM_CHECK_CAP. Never renumbered. */
+#define LKVM_CAP_SVM		1	/* value: 1, the module owns SVM on every online CPU */
+#define LKVM_CAP_SVM_FEATURES	2	/* value: CPUID 0x8000000A EDX of the host */
+#define LKVM_CAP_NR_ASIDS	3	/* value: CPUID 0x8000000A EBX of the host */
+
+/**
+ * struct lkvm_cap - argument of LKVM_CHECK_CAP
+ * @cap:   in: one of LKVM_CAP_*
+ * @flags: in: must be zero
+ * @value: in: must be zero; out: the capability's value, 0 if unsupported
+ */
+struct lkvm_cap {
+	__u32 cap;
+	__u32 flags;
+	__u64 value;
+};
+
+/* ioctls on /dev/lkvm_lite */
+#define LKVM_GET_API_VERSION	_IO(LKVMIO, 0x00)
+#define LKVM_CHECK_CAP		_IOWR(LKVMIO, 0x01, struct lkvm_cap)
+
+#endif /* _UAPI_LINUX_LKVM_LITE_H */
