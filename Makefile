@@ -71,8 +71,8 @@ vm: deps
 
 style: $(LINUX_SRC)/.stamp
 	$(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --max-line-length=100 \
-		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f \
-		$(wildcard kernel/*.c kernel/*.h) uapi/linux/lkvm_lite.h
+		--ignore FILE_PATH_CHANGES -f \
+		$(filter-out %.mod.c,$(wildcard kernel/*.c kernel/*.h uapi/linux/*.h))
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean || true

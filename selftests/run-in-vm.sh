@@ -22,6 +22,8 @@ if [ ! -c /dev/lkvm_lite ]; then
 	exit 3
 fi
 echo "LKVM-MODULE-LOADED"
+# For the runner to name the functions where a hung VM's CPUs were.
+[ -n "$LKVM_VM_OUT" ] && grep ' [tT] ' /proc/kallsyms > "$LKVM_VM_OUT/kallsyms"
 
 progs=$*
 [ -n "$progs" ] || progs=$(cut -d' ' -f1 "$manifest")

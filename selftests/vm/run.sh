@@ -8,7 +8,11 @@
 # same paths as on the host. Its output streams here; the VM's console is
 # saved to OUTDIR/console.log and its tail is printed if the VM fails.
 #
-# usage: run.sh [-t SECONDS] [-o OUTDIR] [-c CPUS] [-m MEM] [-q] -- COMMAND...
+# usage: run.sh [-t SECONDS] [-o OUTDIR] [-c CPUS] [-m MEM] [-q] [-g] [-Q QEMU-ARG]... -- COMMAND...
+#
+#   -q  do not stream the command's output
+#   -g  start QEMU's gdbstub on localhost:1234 (gdb vmlinux -ex 'target remote :1234')
+#   -Q  pass an extra argument to QEMU, e.g. -Q -d -Q int,guest_errors -Q -D -Q /tmp/q.log
 # exit:  the command's status; 124 if the VM timed out, 125 if it did not
 #        boot or died before the command finished.
 set -uo pipefail
@@ -29,13 +33,16 @@ usage() {
 	exit 2
 }
 
-while getopts "t:o:c:m:qh" opt; do
+extra=()
+while getopts "t:o:c:m:qgQ:h" opt; do
 	case $opt in
 	t) timeout=$OPTARG ;;
 	o) outdir=$OPTARG ;;
 	c) cpus=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	q) quiet=1 ;;
+	g) extra+=(-gdb tcp:127.0.0.1:1234) ;;
+	Q) extra+=("$OPTARG") ;;
 	*) usage ;;
 	esac
 done
@@ -53,7 +60,8 @@ qemu=$(command -v qemu-system-x86_64) ||
 
 mkdir -p "$outdir"
 outdir=$(cd "$outdir" && pwd)
-rm -f "$outdir/job" "$outdir/status" "$outdir/output.log" "$outdir/console.log"
+rm -f "$outdir"/{job,status,output.log,console.log,monitor.*,kallsyms,dmesg.log,timed-out}
+mkfifo "$outdir/monitor.in" "$outdir/monitor.out"
 {
 	printf 'export LKVM_VM_OUT=%q\n' "$outdir"
 	printf 'cd %q || exit 1\n' "$repo"
@@ -61,18 +69,54 @@ rm -f "$outdir/job" "$outdir/status" "$outdir/output.log" "$outdir/console.log"
 } > "$outdir/job"
 : > "$outdir/output.log"
 
+# Print each vCPU's RIP from a monitor log, with the kernel symbol it is in,
+# from the guest's kallsyms if the job saved them (run-in-vm.sh does).
+# Addresses there are 16 lowercase hex digits: they compare as text.
+symbolize_rips() {
+	local map=$outdir/kallsyms rip sym
+
+	grep -o 'RIP=[0-9a-f]*' "$1" | cut -d= -f2 | while read -r rip; do
+		sym=$(awk -v a="$rip" '$2 ~ /^[tT]$/ && $1 <= a && $1 > b { b = $1; s = $1 " " $3 $4 }
+				    END { print s }' "$map" 2>/dev/null)
+		if [ -n "$sym" ]; then
+			printf 'lkvm-vm:   RIP %s %s+0x%x\n' "$rip" "${sym#* }" \
+			       $((16#$rip - 16#${sym%% *}))
+		else
+			printf 'lkvm-vm:   RIP %s\n' "$rip"
+		fi
+	done
+}
+
 start=$(date +%s)
-timeout -k 10 "$timeout" "$qemu" \
+"$qemu" \
 	-nodefaults -display none -no-reboot \
 	-machine pc -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
 	-nic none \
 	-kernel "$kernel" -initrd "$initramfs" \
-	-append "console=ttyS0 panic=-1 oops=panic mitigations=off lkvm.out=$outdir lkvm.init=$here/guest-init.sh" \
+	-append "console=ttyS0 panic=-1 oops=panic mitigations=off nokaslr lkvm.out=$outdir lkvm.init=$here/guest-init.sh" \
 	-serial "file:$outdir/console.log" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$outdir,mount_tag=lkvmout,security_model=none,multidevs=remap" \
+	-chardev "pipe,id=mon0,path=$outdir/monitor" -mon chardev=mon0,mode=readline \
+	"${extra[@]}" \
 	</dev/null &
 qemu_pid=$!
+# The monitor's output must be drained, or QEMU blocks writing it.
+cat "$outdir/monitor.out" > "$outdir/monitor.log" &
+
+# On timeout, record where every vCPU is before stopping the VM: a hung
+# guest is diagnosed from these registers and the console log.
+(
+	sleep "$timeout"
+	kill -0 $qemu_pid 2>/dev/null || exit 0
+	echo timeout > "$outdir/timed-out"
+	printf 'info registers -a\ninfo cpus\n' > "$outdir/monitor.in"
+	sleep 2
+	kill $qemu_pid
+	sleep 10
+	kill -9 $qemu_pid 2>/dev/null
+) &
+watchdog_pid=$!
 
 if [ "$quiet" = 0 ]; then
 	tail -n +1 -f --pid=$qemu_pid "$outdir/output.log" &
@@ -80,6 +124,8 @@ if [ "$quiet" = 0 ]; then
 fi
 wait $qemu_pid
 qemu_rc=$?
+kill $watchdog_pid 2>/dev/null
+wait $watchdog_pid 2>/dev/null
 [ "$quiet" = 0 ] && wait "$tail_pid"
 secs=$(($(date +%s) - start))
 
@@ -88,8 +134,10 @@ if [ -s "$outdir/status" ]; then
 	exit "$(cat "$outdir/status")"
 fi
 
-if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
-	echo "lkvm-vm: the test VM hit its time limit of ${timeout}s" >&2
+if [ -e "$outdir/timed-out" ]; then
+	rm -f "$outdir/timed-out"
+	echo "lkvm-vm: the test VM hit its time limit of ${timeout}s; where its CPUs were:" >&2
+	symbolize_rips "$outdir/monitor.log" >&2
 	rc=124
 elif grep -q LKVM-VM-BOOTED "$outdir/console.log" 2>/dev/null; then
 	echo "lkvm-vm: the test VM died before the command finished (qemu exit $qemu_rc)" >&2
