@@ -5,7 +5,7 @@
 #   make            build everything (module at W=1, launcher, selftests)
 #   make check      install what is missing, build, run all selftests in the test VM
 #   make run        boot the test VM with the module loaded and run lkvm-lite in it
-#   make vm CMD=..  run one shell command in the test VM (T=prog runs one selftest)
+#   make vm CMD=..  run one shell command in the test VM (T=prog: one selftest)
 #   make style      checkpatch.pl over kernel/ and uapi/
 #   make deps       install the Debian packages the above need (as root)
 
@@ -64,7 +64,7 @@ run: deps
 	selftests/vm/run.sh -t 300 -- \
 		'insmod kernel/lkvm_lite.ko && tools/lkvm-lite/lkvm-lite info; tools/lkvm-lite/lkvm-lite run'
 
-CMD ?= selftests/run-in-vm.sh $(T)
+CMD ?= selftests/run-in-vm.sh svm $(T)
 vm: deps
 	@$(MAKE) --no-print-directory all
 	selftests/vm/run.sh -t $(or $(TIMEOUT),600) -- '$(CMD)'

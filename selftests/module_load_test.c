@@ -17,16 +17,16 @@
 
 #define LOAD_CYCLES	50
 /*
- * A leak is steady: one object per load grows its slab cache by
- * LOAD_CYCLES / PARTS objects in every part of the run, one page per load
- * grows the kernel's pages by LOAD_CYCLES. What the test VM drifts by with
- * nothing leaking, measured: -24..+22 pages, and slab caches that move by
- * tens or hundreds of small objects in bursts, in one part of the run only
- * (sysfs nodes, kmalloc-8 churn).
+ * A leak is steady: one object per load grows its slab cache, one page per
+ * load grows the kernel's pages, by LOAD_CYCLES / PARTS in every part of
+ * the run. What the test VM drifts by with nothing leaking comes in bursts
+ * that land in one or two parts only (measured: slab caches moving by tens
+ * or hundreds of small objects, sysfs nodes and kmalloc-8 churn; kernel
+ * pages by -24..+47 over the whole run). So a leak is growth of at least
+ * 80% of one unit per load in every part.
  */
 #define PARTS			4
 #define MIN_LEAK_PER_PART	(LOAD_CYCLES / PARTS * 4 / 5)
-#define MAX_PAGE_GROWTH		(LOAD_CYCLES * 3 / 4)
 #define MAX_CACHES		512
 #define SETTLE_SECONDS		3
 #define WARMUP_CYCLES		30
@@ -223,8 +223,8 @@ FIXTURE_TEARDOWN(mod)
 TEST_F_TIMEOUT(mod, load_unload_50_no_leak, 600)
 {
 	const struct mem_snapshot *last;
-	int i, ret, leaking = 0;
-	long pages;
+	int i, p, ret, leaking = 0;
+	long pages[PARTS], min;
 
 	ASSERT_EQ(0, lkvm_module_unload());
 
@@ -247,10 +247,9 @@ TEST_F_TIMEOUT(mod, load_unload_50_no_leak, 600)
 	last = &self->snap[PARTS];
 	for (i = 0; i < last->nr_caches; i++) {
 		const char *name = last->cache[i].name;
-		long d[PARTS], min = LONG_MAX;
-		int p;
+		long d[PARTS];
 
-		for (p = 0; p < PARTS; p++) {
+		for (p = 0, min = LONG_MAX; p < PARTS; p++) {
 			d[p] = cache_active(&self->snap[p + 1], name) -
 			       cache_active(&self->snap[p], name);
 			if (d[p] < min)
@@ -262,11 +261,16 @@ TEST_F_TIMEOUT(mod, load_unload_50_no_leak, 600)
 		if (min >= MIN_LEAK_PER_PART)
 			leaking++;
 	}
-	pages = last->kernel_pages - self->snap[0].kernel_pages;
-	TH_LOG("%d cycles: kernel pages %+ld", LOAD_CYCLES, pages);
+	for (p = 0, min = LONG_MAX; p < PARTS; p++) {
+		pages[p] = self->snap[p + 1].kernel_pages - self->snap[p].kernel_pages;
+		if (pages[p] < min)
+			min = pages[p];
+	}
+	TH_LOG("%d cycles: kernel pages %+ld %+ld %+ld %+ld", LOAD_CYCLES, pages[0], pages[1],
+	       pages[2], pages[3]);
 	EXPECT_EQ(0, leaking) TH_LOG("%d slab caches grew by %d+ objects in every part of the run",
 				     leaking, MIN_LEAK_PER_PART);
-	EXPECT_GE(MAX_PAGE_GROWTH, pages);
+	EXPECT_GT(MIN_LEAK_PER_PART, min) TH_LOG("kernel pages grew in every part of the run");
 }
 
 TEST_HARNESS_MAIN

@@ -1,16 +1,39 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Runs inside the test VM from the repository's top directory: load the
-# module, run every selftest program in the manifest, print their TAP.
-# The host side (summarize.sh) checks the counts.
+# Runs inside a test VM from the repository's top directory: load the
+# module (in the usual VM), run the selftest programs the manifest assigns
+# to this kind of VM, print their TAP. The host side (summarize.sh) checks
+# the counts.
 #
-# usage: run-in-vm.sh [PROGRAM...]   (default: all programs in the manifest)
+# usage: run-in-vm.sh VM [PROGRAM...]
+#   VM: svm (the usual test VM) or nosvm (a CPU without SVM: the module
+#   must not load there, and its tests check how it refuses)
+#   PROGRAM: only these (default: every program of this VM in the manifest)
 
 manifest=build/selftests/manifest
 export LKVM_MODULE="$PWD/kernel/lkvm_lite.ko"
+vm=${1:?usage: run-in-vm.sh svm|nosvm [PROGRAM...]}
+shift
 
-echo "# lkvm-selftests: kernel $(uname -r), $(nproc) CPUs"
+progs=
+for prog in $(awk -v vm="$vm" '$3 == vm { print $1 }' "$manifest"); do
+	if [ $# -eq 0 ] || echo " $* " | grep -q " $prog "; then
+		progs="$progs $prog"
+	fi
+done
+
+echo "# lkvm-selftests: $vm VM, kernel $(uname -r), $(nproc) CPUs"
 modprobe -q msr
+if [ "$vm" = nosvm ]; then
+	echo "LKVM-NOSVM-VM"
+	for prog in $progs; do
+		echo "# selftest: $prog"
+		"build/selftests/$prog"
+		echo "# selftest-exit: $prog $?"
+	done
+	exit 0
+fi
+
 modprobe -q kvm_amd || echo "# kvm_amd did not load: its tests will skip"
 if ! insmod "$LKVM_MODULE"; then
 	echo "Bail out! lkvm_lite.ko did not load"
@@ -25,8 +48,6 @@ echo "LKVM-MODULE-LOADED"
 # For the runner to name the functions where a hung VM's CPUs were.
 [ -n "$LKVM_VM_OUT" ] && grep ' [tT] ' /proc/kallsyms > "$LKVM_VM_OUT/kallsyms"
 
-progs=$*
-[ -n "$progs" ] || progs=$(cut -d' ' -f1 "$manifest")
 for prog in $progs; do
 	echo "# selftest: $prog"
 	"build/selftests/$prog"

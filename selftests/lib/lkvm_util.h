@@ -47,7 +47,11 @@ struct lkvm_kmsg {
 	int fd;
 };
 int lkvm_kmsg_open(struct lkvm_kmsg *k);
-/* Lines logged since open that contain @needle, joined into @buf. */
+/*
+ * Lines logged since open that contain @needle, joined into @buf; the
+ * kernel's once-per-boot notes about an unsigned or out-of-tree module
+ * (the first load taints the kernel) are left out.
+ */
 int lkvm_kmsg_grep(struct lkvm_kmsg *k, const char *needle, char *buf, size_t len);
 void lkvm_kmsg_close(struct lkvm_kmsg *k);
 

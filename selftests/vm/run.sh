@@ -8,8 +8,9 @@
 # same paths as on the host. Its output streams here; the VM's console is
 # saved to OUTDIR/console.log and its tail is printed if the VM fails.
 #
-# usage: run.sh [-t SECONDS] [-o OUTDIR] [-c CPUS] [-m MEM] [-q] [-g] [-Q QEMU-ARG]... -- COMMAND...
+# usage: run.sh [-t SECONDS] [-o OUTDIR] [-c CPUS] [-m MEM] [-C MODEL] [-q] [-g] [-Q QEMU-ARG]... -- COMMAND...
 #
+#   -C  QEMU CPU model (default max; max,-svm hides SVM)
 #   -q  do not stream the command's output
 #   -g  start QEMU's gdbstub on localhost:1234 (gdb vmlinux -ex 'target remote :1234')
 #   -Q  pass an extra argument to QEMU, e.g. -Q -d -Q int,guest_errors -Q -D -Q /tmp/q.log
@@ -26,6 +27,7 @@ timeout=600
 outdir=$repo/build/vm/last
 cpus=2
 mem=2G
+cpu_model=max
 quiet=0
 
 usage() {
@@ -34,12 +36,13 @@ usage() {
 }
 
 extra=()
-while getopts "t:o:c:m:qgQ:h" opt; do
+while getopts "t:o:c:m:C:qgQ:h" opt; do
 	case $opt in
 	t) timeout=$OPTARG ;;
 	o) outdir=$OPTARG ;;
 	c) cpus=$OPTARG ;;
 	m) mem=$OPTARG ;;
+	C) cpu_model=$OPTARG ;;
 	q) quiet=1 ;;
 	g) extra+=(-gdb tcp:127.0.0.1:1234) ;;
 	Q) extra+=("$OPTARG") ;;
@@ -90,7 +93,7 @@ symbolize_rips() {
 start=$(date +%s)
 "$qemu" \
 	-nodefaults -display none -no-reboot \
-	-machine pc -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+	-machine pc -accel tcg,thread=multi -cpu "$cpu_model" -smp "$cpus" -m "$mem" \
 	-nic none \
 	-kernel "$kernel" -initrd "$initramfs" \
 	-append "console=ttyS0 panic=-1 oops=panic mitigations=off nokaslr lkvm.out=$outdir lkvm.init=$here/guest-init.sh" \
@@ -102,12 +105,18 @@ start=$(date +%s)
 	</dev/null &
 qemu_pid=$!
 # The monitor's output must be drained, or QEMU blocks writing it.
-cat "$outdir/monitor.out" > "$outdir/monitor.log" &
+cat "$outdir/monitor.out" > "$outdir/monitor.log" 2>/dev/null &
+monitor_pid=$!
 
 # On timeout, record where every vCPU is before stopping the VM: a hung
-# guest is diagnosed from these registers and the console log.
+# guest is diagnosed from these registers and the console log. Nothing
+# here may hold our stdout, or a caller reading it through a pipe would
+# wait for the watchdog's sleep to end.
 (
-	sleep "$timeout"
+	trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+	sleep "$timeout" &
+	sleeper=$!
+	wait $sleeper
 	kill -0 $qemu_pid 2>/dev/null || exit 0
 	echo timeout > "$outdir/timed-out"
 	printf 'info registers -a\ninfo cpus\n' > "$outdir/monitor.in"
@@ -115,7 +124,7 @@ cat "$outdir/monitor.out" > "$outdir/monitor.log" &
 	kill $qemu_pid
 	sleep 10
 	kill -9 $qemu_pid 2>/dev/null
-) &
+) >/dev/null 2>&1 &
 watchdog_pid=$!
 
 if [ "$quiet" = 0 ]; then
@@ -126,6 +135,8 @@ wait $qemu_pid
 qemu_rc=$?
 kill $watchdog_pid 2>/dev/null
 wait $watchdog_pid 2>/dev/null
+sleep 0.2
+kill $monitor_pid 2>/dev/null
 [ "$quiet" = 0 ] && wait "$tail_pid"
 secs=$(($(date +%s) - start))
 
