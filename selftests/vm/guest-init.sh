@@ -10,7 +10,8 @@ out=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb
 
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the overlay's (writable, in RAM): the repository or the output
+# directory may live under the host's /tmp, and a tmpfs would hide them.
 mount -t tmpfs tmpfs /run
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
