@@ -95,7 +95,7 @@ static int lkvm_svm_cpu_enable(unsigned int cpu)
 		if (READ_ONCE(lkvm_svm_loading))
 			lkvm_svm_refused_cpu = cpu;
 		else
-			pr_err("cannot bring CPU %u online: %s\n", cpu, lkvm_svm_refusal(ret));
+			pr_err("CPU %u cannot take SVM: %s\n", cpu, lkvm_svm_refusal(ret));
 	}
 	return ret;
 }
@@ -151,12 +151,10 @@ static int lkvm_svm_suspend(void)
 	return 0;
 }
 
+/* A refusal is logged by lkvm_svm_cpu_enable(); the CPU runs on without SVM. */
 static void lkvm_svm_resume(void)
 {
-	int ret = lkvm_svm_cpu_enable(smp_processor_id());
-
-	if (ret)
-		pr_err("cannot take SVM back after resume: %d\n", ret);
+	lkvm_svm_cpu_enable(smp_processor_id());
 }
 
 static struct syscore_ops lkvm_svm_syscore_ops = {

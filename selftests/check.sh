@@ -39,6 +39,9 @@ for vm in svm nosvm; do
 	if [ "$vm_rc" != 0 ]; then
 		echo "summary: the $vm test VM failed (status $vm_rc); console log: $out/console.log"
 		rc=1
+	elif grep -q '^not ok\|^Bail out!\|^LKVM-KERNEL-BUG' "$out/output.log"; then
+		echo "summary: tests failed in the $vm test VM; last 40 lines of $out/console.log:"
+		tail -n 40 "$out/console.log" | sed 's/^/summary:   /'
 	fi
 	logs+=("$out/output.log")
 done
