@@ -10,4 +10,8 @@ int lkvm_svm_init(void);
 void lkvm_svm_exit(void);
 u64 lkvm_svm_cap(u32 cap);
 
+/* vm.c: VMs and their guest memory */
+long lkvm_create_vm(unsigned long arg);
+u64 lkvm_vm_cap(u32 cap);
+
 #endif /* LKVM_LKVM_H */

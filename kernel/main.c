@@ -2,9 +2,9 @@
 /*
  * lkvm_lite: module entry and the /dev/lkvm_lite device.
  *
- * The device answers the system-wide ioctls: the API version and the
- * capability query. Everything a guest needs hangs off file descriptors
- * created from here.
+ * The device answers the system-wide ioctls: the API version, the
+ * capability query and VM creation. Everything a guest needs hangs off
+ * the file descriptors created from here.
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -22,7 +22,7 @@ static long lkvm_dev_check_cap(struct lkvm_cap __user *ucap)
 		return -EFAULT;
 	if (cap.flags || cap.value)
 		return -EINVAL;
-	cap.value = lkvm_svm_cap(cap.cap);
+	cap.value = lkvm_svm_cap(cap.cap) | lkvm_vm_cap(cap.cap);
 	if (copy_to_user(ucap, &cap, sizeof(cap)))
 		return -EFAULT;
 	return 0;
@@ -37,6 +37,8 @@ static long lkvm_dev_ioctl(struct file *filp, unsigned int cmd, unsigned long ar
 		return LKVM_API_VERSION;
 	case LKVM_CHECK_CAP:
 		return lkvm_dev_check_cap((struct lkvm_cap __user *)arg);
+	case LKVM_CREATE_VM:
+		return lkvm_create_vm(arg);
 	default:
 		return -ENOTTY;
 	}

@@ -47,6 +47,9 @@ static const struct {
 	{ LKVM_CAP_SVM, "svm", "%llu" },
 	{ LKVM_CAP_SVM_FEATURES, "svm_features", "0x%llx" },
 	{ LKVM_CAP_NR_ASIDS, "nr_asids", "%llu" },
+	{ LKVM_CAP_VM, "vm", "%llu" },
+	{ LKVM_CAP_NR_MEMORY_SLOTS, "nr_memory_slots", "%llu" },
+	{ LKVM_CAP_GUEST_PHYS_BITS, "guest_phys_bits", "%llu" },
 };
 
 static int cmd_info(int argc, char **argv)
@@ -93,8 +96,8 @@ static int cmd_run(int argc, char **argv)
 	(void)argv;
 	fprintf(stderr,
 		"lkvm-lite run: booting a guest is not implemented yet: this version of the\n"
-		"module owns SVM and answers the capability queries (lkvm-lite info), but has\n"
-		"no vCPUs. See README.\n");
+		"module owns SVM and creates VMs with pinned guest memory, but has no vCPUs.\n"
+		"See README.\n");
 	return 1;
 }
 

@@ -24,6 +24,9 @@
 #define LKVM_CAP_SVM		1	/* value: 1, the module owns SVM on every online CPU */
 #define LKVM_CAP_SVM_FEATURES	2	/* value: CPUID 0x8000000A EDX of the host */
 #define LKVM_CAP_NR_ASIDS	3	/* value: CPUID 0x8000000A EBX of the host */
+#define LKVM_CAP_VM		4	/* value: 1, LKVM_CREATE_VM works */
+#define LKVM_CAP_NR_MEMORY_SLOTS 5	/* value: memory slots per VM */
+#define LKVM_CAP_GUEST_PHYS_BITS 6	/* value: guest physical addresses are below 1 << value */
 
 /**
  * struct lkvm_cap - argument of LKVM_CHECK_CAP
@@ -37,8 +40,28 @@ struct lkvm_cap {
 	__u64 value;
 };
 
+/**
+ * struct lkvm_memory_region - argument of LKVM_SET_MEMORY_REGION
+ * @slot:            in: 0 .. LKVM_CAP_NR_MEMORY_SLOTS - 1, not in use yet
+ * @flags:           in: must be zero
+ * @guest_phys_addr: in: where the region starts in the guest, page aligned
+ * @memory_size:     in: bytes, page aligned, not zero
+ * @userspace_addr:  in: the caller's memory backing it, page aligned
+ */
+struct lkvm_memory_region {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+};
+
 /* ioctls on /dev/lkvm_lite */
 #define LKVM_GET_API_VERSION	_IO(LKVMIO, 0x00)
 #define LKVM_CHECK_CAP		_IOWR(LKVMIO, 0x01, struct lkvm_cap)
+#define LKVM_CREATE_VM		_IO(LKVMIO, 0x02)
+
+/* ioctls on a VM file descriptor */
+#define LKVM_SET_MEMORY_REGION	_IOW(LKVMIO, 0x10, struct lkvm_memory_region)
 
 #endif /* _UAPI_LINUX_LKVM_LITE_H */

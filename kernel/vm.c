@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VMs and their guest memory.
+ *
+ * A VM is an anonymous-inode file created from /dev/lkvm_lite. Its guest
+ * memory is the creating process's anonymous memory, registered in slots:
+ * each region is pinned for the VM's life (FOLL_LONGTERM) and counted in
+ * that process's pinned_vm against RLIMIT_MEMLOCK, as vhost-vdpa does.
+ * Nested paging and the in-kernel devices then reach guest memory through
+ * the kernel's own mapping of those pages, never through the process's
+ * page tables or copy_from_user().
+ */
+#include <linux/anon_inodes.h>
+#include <linux/capability.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <linux/lkvm_lite.h>
+#include "lkvm.h"
+
+#define LKVM_NR_MEMORY_SLOTS	32
+/* Four-level nested page tables map 48 bits of guest physical space. */
+#define LKVM_GUEST_PHYS_BITS	48
+/* pin_user_pages_fast() takes an int count; pin big regions in chunks. */
+#define LKVM_PIN_CHUNK		BIT_ULL(18)
+
+struct lkvm_memslot {
+	u64 gpa;		/* guest physical start, page aligned */
+	u64 npages;		/* 0: the slot is free */
+	u64 uaddr;		/* where the memory is in the creator's address space */
+	struct page **pages;	/* pinned, npages of them */
+};
+
+struct lkvm_vm {
+	/* The creating process's mm: the only one that may add memory. */
+	struct mm_struct *mm;
+	/* Serializes changes to @slots. */
+	struct mutex lock;
+	struct lkvm_memslot slots[LKVM_NR_MEMORY_SLOTS];
+};
+
+static int lkvm_account_pinned(struct mm_struct *mm, u64 npages)
+{
+	u64 limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+
+	if (atomic64_add_return(npages, &mm->pinned_vm) > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void lkvm_memslot_free(struct lkvm_vm *vm, struct lkvm_memslot *slot)
+{
+	/* The guest may have written any page through the kernel mapping. */
+	unpin_user_pages_dirty_lock(slot->pages, slot->npages, true);
+	kvfree(slot->pages);
+	atomic64_sub(slot->npages, &vm->mm->pinned_vm);
+	memset(slot, 0, sizeof(*slot));
+}
+
+static int lkvm_pin(u64 uaddr, u64 npages, struct page **pages)
+{
+	u64 done = 0;
+	int n;
+
+	while (done < npages) {
+		n = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
+					min_t(u64, npages - done, LKVM_PIN_CHUNK),
+					FOLL_WRITE | FOLL_LONGTERM, pages + done);
+		if (n <= 0) {
+			unpin_user_pages(pages, done);
+			return n ? n : -EFAULT;
+		}
+		done += n;
+		if (fatal_signal_pending(current)) {
+			unpin_user_pages(pages, done);
+			return -EINTR;
+		}
+	}
+	return 0;
+}
+
+static bool lkvm_overlaps(const struct lkvm_memslot *slot, u64 gpa, u64 size)
+{
+	u64 end = slot->gpa + (slot->npages << PAGE_SHIFT);
+
+	return slot->npages && gpa < end && slot->gpa < gpa + size;
+}
+
+static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
+				      const struct lkvm_memory_region __user *ureg)
+{
+	struct lkvm_memory_region r;
+	struct lkvm_memslot *slot;
+	struct page **pages;
+	u64 npages;
+	int i, ret;
+
+	if (copy_from_user(&r, ureg, sizeof(r)))
+		return -EFAULT;
+	if (r.flags || r.slot >= LKVM_NR_MEMORY_SLOTS)
+		return -EINVAL;
+	if (!r.memory_size || !PAGE_ALIGNED(r.memory_size) ||
+	    !PAGE_ALIGNED(r.guest_phys_addr) || !PAGE_ALIGNED(r.userspace_addr))
+		return -EINVAL;
+	if (r.guest_phys_addr >= BIT_ULL(LKVM_GUEST_PHYS_BITS) ||
+	    r.memory_size > BIT_ULL(LKVM_GUEST_PHYS_BITS) - r.guest_phys_addr)
+		return -EINVAL;
+	/* More than the host has can never be pinned: refuse before trying. */
+	if (r.memory_size > (u64)totalram_pages() << PAGE_SHIFT)
+		return -EINVAL;
+	if (r.userspace_addr + r.memory_size < r.userspace_addr ||
+	    !access_ok((void __user *)(unsigned long)r.userspace_addr, r.memory_size))
+		return -EFAULT;
+	if (current->mm != vm->mm)
+		return -EPERM;
+	npages = r.memory_size >> PAGE_SHIFT;
+
+	mutex_lock(&vm->lock);
+	slot = &vm->slots[r.slot];
+	ret = -EEXIST;
+	if (slot->npages)
+		goto out_unlock;
+	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
+		if (lkvm_overlaps(&vm->slots[i], r.guest_phys_addr, r.memory_size))
+			goto out_unlock;
+
+	ret = lkvm_account_pinned(vm->mm, npages);
+	if (ret)
+		goto out_unlock;
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages) {
+		ret = -ENOMEM;
+		goto out_unaccount;
+	}
+	ret = lkvm_pin(r.userspace_addr, npages, pages);
+	if (ret)
+		goto out_free;
+
+	slot->gpa = r.guest_phys_addr;
+	slot->uaddr = r.userspace_addr;
+	slot->pages = pages;
+	slot->npages = npages;
+	mutex_unlock(&vm->lock);
+	return 0;
+
+out_free:
+	kvfree(pages);
+out_unaccount:
+	atomic64_sub(npages, &vm->mm->pinned_vm);
+out_unlock:
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct lkvm_vm *vm = filp->private_data;
+
+	switch (cmd) {
+	case LKVM_SET_MEMORY_REGION:
+		return lkvm_vm_set_memory_region(vm, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int lkvm_vm_release(struct inode *inode, struct file *filp)
+{
+	struct lkvm_vm *vm = filp->private_data;
+	int i;
+
+	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
+		if (vm->slots[i].npages)
+			lkvm_memslot_free(vm, &vm->slots[i]);
+	mmdrop(vm->mm);
+	mutex_destroy(&vm->lock);
+	kfree(vm);
+	return 0;
+}
+
+static const struct file_operations lkvm_vm_fops = {
+	.owner = THIS_MODULE,
+	.release = lkvm_vm_release,
+	.unlocked_ioctl = lkvm_vm_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+long lkvm_create_vm(unsigned long arg)
+{
+	struct lkvm_vm *vm;
+	int fd;
+
+	if (arg)
+		return -EINVAL;
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm)
+		return -ENOMEM;
+	mutex_init(&vm->lock);
+	vm->mm = current->mm;
+	mmgrab(vm->mm);
+
+	fd = anon_inode_getfd("lkvm-vm", &lkvm_vm_fops, vm, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		mmdrop(vm->mm);
+		mutex_destroy(&vm->lock);
+		kfree(vm);
+	}
+	return fd;
+}
+
+u64 lkvm_vm_cap(u32 cap)
+{
+	switch (cap) {
+	case LKVM_CAP_VM:
+		return 1;
+	case LKVM_CAP_NR_MEMORY_SLOTS:
+		return LKVM_NR_MEMORY_SLOTS;
+	case LKVM_CAP_GUEST_PHYS_BITS:
+		return LKVM_GUEST_PHYS_BITS;
+	default:
+		return 0;
+	}
+}
