@@ -10,8 +10,17 @@ int lkvm_svm_init(void);
 void lkvm_svm_exit(void);
 u64 lkvm_svm_cap(u32 cap);
 
+struct lkvm_vm;
+
 /* vm.c: VMs and their guest memory */
 long lkvm_create_vm(unsigned long arg);
 u64 lkvm_vm_cap(u32 cap);
+void lkvm_vm_get(struct lkvm_vm *vm);
+void lkvm_vm_put(struct lkvm_vm *vm);
+/* A vCPU's file is gone (or was never made): its id is free again. */
+void lkvm_vm_vcpu_gone(struct lkvm_vm *vm, u32 id);
+
+/* vcpu.c: vCPU files and register state */
+int lkvm_vcpu_create(struct lkvm_vm *vm, u32 id);
 
 #endif /* LKVM_LKVM_H */

@@ -11,9 +11,11 @@
  * page tables or copy_from_user().
  */
 #include <linux/anon_inodes.h>
+#include <linux/bitmap.h>
 #include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -26,6 +28,7 @@
 #include "lkvm.h"
 
 #define LKVM_NR_MEMORY_SLOTS	32
+#define LKVM_MAX_VCPUS		64
 /* Four-level nested page tables map 48 bits of guest physical space. */
 #define LKVM_GUEST_PHYS_BITS	48
 /* pin_user_pages_fast() takes an int count; pin big regions in chunks. */
@@ -39,11 +42,15 @@ struct lkvm_memslot {
 };
 
 struct lkvm_vm {
+	/* The VM file and each vCPU file hold one. */
+	struct kref ref;
 	/* The creating process's mm: the only one that may add memory. */
 	struct mm_struct *mm;
-	/* Serializes changes to @slots. */
+	/* Serializes changes to @slots and @vcpu_ids. */
 	struct mutex lock;
 	struct lkvm_memslot slots[LKVM_NR_MEMORY_SLOTS];
+	/* The ids of the vCPUs that exist, or are being created. */
+	DECLARE_BITMAP(vcpu_ids, LKVM_MAX_VCPUS);
 };
 
 static int lkvm_account_pinned(struct mm_struct *mm, u64 npages)
@@ -161,6 +168,36 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * The id is reserved before the vCPU's file exists and freed by its
+ * release, so a file closed as soon as it is installed frees its own id.
+ */
+static long lkvm_vm_create_vcpu(struct lkvm_vm *vm, unsigned long id)
+{
+	int fd;
+
+	if (id >= LKVM_MAX_VCPUS)
+		return -EINVAL;
+	mutex_lock(&vm->lock);
+	if (test_and_set_bit(id, vm->vcpu_ids)) {
+		mutex_unlock(&vm->lock);
+		return -EEXIST;
+	}
+	mutex_unlock(&vm->lock);
+
+	fd = lkvm_vcpu_create(vm, id);
+	if (fd < 0)
+		lkvm_vm_vcpu_gone(vm, id);
+	return fd;
+}
+
+void lkvm_vm_vcpu_gone(struct lkvm_vm *vm, u32 id)
+{
+	mutex_lock(&vm->lock);
+	clear_bit(id, vm->vcpu_ids);
+	mutex_unlock(&vm->lock);
+}
+
 static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct lkvm_vm *vm = filp->private_data;
@@ -168,14 +205,16 @@ static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg
 	switch (cmd) {
 	case LKVM_SET_MEMORY_REGION:
 		return lkvm_vm_set_memory_region(vm, (void __user *)arg);
+	case LKVM_CREATE_VCPU:
+		return lkvm_vm_create_vcpu(vm, arg);
 	default:
 		return -ENOTTY;
 	}
 }
 
-static int lkvm_vm_release(struct inode *inode, struct file *filp)
+static void lkvm_vm_free(struct kref *ref)
 {
-	struct lkvm_vm *vm = filp->private_data;
+	struct lkvm_vm *vm = container_of(ref, struct lkvm_vm, ref);
 	int i;
 
 	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
@@ -184,6 +223,21 @@ static int lkvm_vm_release(struct inode *inode, struct file *filp)
 	mmdrop(vm->mm);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
+}
+
+void lkvm_vm_get(struct lkvm_vm *vm)
+{
+	kref_get(&vm->ref);
+}
+
+void lkvm_vm_put(struct lkvm_vm *vm)
+{
+	kref_put(&vm->ref, lkvm_vm_free);
+}
+
+static int lkvm_vm_release(struct inode *inode, struct file *filp)
+{
+	lkvm_vm_put(filp->private_data);
 	return 0;
 }
 
@@ -205,6 +259,7 @@ long lkvm_create_vm(unsigned long arg)
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return -ENOMEM;
+	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
@@ -227,6 +282,8 @@ u64 lkvm_vm_cap(u32 cap)
 		return LKVM_NR_MEMORY_SLOTS;
 	case LKVM_CAP_GUEST_PHYS_BITS:
 		return LKVM_GUEST_PHYS_BITS;
+	case LKVM_CAP_MAX_VCPUS:
+		return LKVM_MAX_VCPUS;
 	default:
 		return 0;
 	}

@@ -50,6 +50,7 @@ static const struct {
 	{ LKVM_CAP_VM, "vm", "%llu" },
 	{ LKVM_CAP_NR_MEMORY_SLOTS, "nr_memory_slots", "%llu" },
 	{ LKVM_CAP_GUEST_PHYS_BITS, "guest_phys_bits", "%llu" },
+	{ LKVM_CAP_MAX_VCPUS, "max_vcpus", "%llu" },
 };
 
 static int cmd_info(int argc, char **argv)
@@ -96,7 +97,8 @@ static int cmd_run(int argc, char **argv)
 	(void)argv;
 	fprintf(stderr,
 		"lkvm-lite run: booting a guest is not implemented yet: this version of the\n"
-		"module owns SVM and creates VMs with pinned guest memory, but has no vCPUs.\n"
+		"module owns SVM and creates VMs with pinned guest memory and vCPUs with their\n"
+		"registers, but cannot run them.\n"
 		"See README.\n");
 	return 1;
 }

@@ -27,6 +27,7 @@
 #define LKVM_CAP_VM		4	/* value: 1, LKVM_CREATE_VM works */
 #define LKVM_CAP_NR_MEMORY_SLOTS 5	/* value: memory slots per VM */
 #define LKVM_CAP_GUEST_PHYS_BITS 6	/* value: guest physical addresses are below 1 << value */
+#define LKVM_CAP_MAX_VCPUS	7	/* value: vCPU ids are below this */
 
 /**
  * struct lkvm_cap - argument of LKVM_CHECK_CAP
@@ -56,6 +57,54 @@ struct lkvm_memory_region {
 	__u64 userspace_addr;
 };
 
+/**
+ * struct lkvm_regs - general registers, for LKVM_GET_REGS and LKVM_SET_REGS
+ */
+struct lkvm_regs {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+/**
+ * struct lkvm_segment - a segment register, hidden part included
+ * @base:     base address
+ * @limit:    limit, in bytes (already scaled by the granularity bit)
+ * @selector: the visible selector
+ * @attrib:   attributes in SVM's packed form (AMD APM vol. 2, 15.5.1):
+ *            bits 0-3 type, 4 S, 5-6 DPL, 7 P, 8 AVL, 9 L, 10 D/B, 11 G;
+ *            bits 12-15 must be zero
+ */
+struct lkvm_segment {
+	__u64 base;
+	__u32 limit;
+	__u16 selector;
+	__u16 attrib;
+};
+
+/**
+ * struct lkvm_dtable - GDTR or IDTR
+ * @base:  base address
+ * @limit: limit, in bytes
+ * @pad:   must be zero
+ */
+struct lkvm_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 pad[3];
+};
+
+/**
+ * struct lkvm_sregs - system registers, for LKVM_GET_SREGS and LKVM_SET_SREGS
+ * @reserved: must be zero
+ */
+struct lkvm_sregs {
+	struct lkvm_segment cs, ds, es, fs, gs, ss, tr, ldt;
+	struct lkvm_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8, efer;
+	__u64 reserved[4];
+};
+
 /* ioctls on /dev/lkvm_lite */
 #define LKVM_GET_API_VERSION	_IO(LKVMIO, 0x00)
 #define LKVM_CHECK_CAP		_IOWR(LKVMIO, 0x01, struct lkvm_cap)
@@ -63,5 +112,12 @@ struct lkvm_memory_region {
 
 /* ioctls on a VM file descriptor */
 #define LKVM_SET_MEMORY_REGION	_IOW(LKVMIO, 0x10, struct lkvm_memory_region)
+#define LKVM_CREATE_VCPU	_IO(LKVMIO, 0x11)
+
+/* ioctls on a vCPU file descriptor */
+#define LKVM_GET_REGS		_IOR(LKVMIO, 0x20, struct lkvm_regs)
+#define LKVM_SET_REGS		_IOW(LKVMIO, 0x21, struct lkvm_regs)
+#define LKVM_GET_SREGS		_IOR(LKVMIO, 0x22, struct lkvm_sregs)
+#define LKVM_SET_SREGS		_IOW(LKVMIO, 0x23, struct lkvm_sregs)
 
 #endif /* _UAPI_LINUX_LKVM_LITE_H */

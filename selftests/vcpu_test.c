@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vCPU files and their registers: creation and its limits, the state
+ * after RESET, register round trips, and one negative test per validation
+ * path of LKVM_SET_REGS and LKVM_SET_SREGS, each checking that the refused
+ * call changed nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "lib/lkvm_util.h"
+
+#define MAX_VCPUS	64
+
+FIXTURE(vcpu) {
+	int dev, vm, vcpu;
+	struct lkvm_regs regs;
+	struct lkvm_sregs sregs;
+};
+
+/* A 64-bit guest's system registers, as a launcher would set them. */
+static struct lkvm_sregs long_mode_sregs(void)
+{
+	struct lkvm_segment code = { .limit = 0xffffffff, .selector = 0x10, .attrib = 0xa9b };
+	struct lkvm_segment data = { .limit = 0xffffffff, .selector = 0x18, .attrib = 0xc93 };
+
+	return (struct lkvm_sregs) {
+		.cs = code, .ds = data, .es = data, .fs = data, .gs = data, .ss = data,
+		.tr = { .base = 0x3000, .limit = 0x67, .selector = 0x20, .attrib = 0x8b },
+		.ldt = { .attrib = 0x82 },
+		.gdt = { .base = 0x1000, .limit = 0x27 },
+		.idt = { .base = 0x2000, .limit = 0xfff },
+		.cr0 = 0x80050033, .cr3 = 0x9000, .cr4 = 0x6a0, .cr8 = 3,
+		.efer = 0xd01,	/* SCE, LME, LMA, NXE */
+	};
+}
+
+FIXTURE_SETUP(vcpu)
+{
+	self->dev = open(LKVM_DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->dev);
+	self->vm = lkvm_ioctl(self->dev, LKVM_CREATE_VM, NULL);
+	ASSERT_LE(0, self->vm);
+	self->vcpu = lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)0);
+	ASSERT_LE(0, self->vcpu) TH_LOG("LKVM_CREATE_VCPU: %s", strerror(-self->vcpu));
+	/* A known state that every negative test must find unchanged. */
+	self->sregs = long_mode_sregs();
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_SET_SREGS, &self->sregs));
+	memset(&self->regs, 0x5a, sizeof(self->regs));
+	self->regs.rflags = 0x246;
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_SET_REGS, &self->regs));
+}
+
+FIXTURE_TEARDOWN(vcpu)
+{
+	close(self->vcpu);
+	close(self->vm);
+	close(self->dev);
+}
+
+#define EXPECT_UNCHANGED() do {							\
+	struct lkvm_regs r;							\
+	struct lkvm_sregs s;							\
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_REGS, &r));		\
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_SREGS, &s));		\
+	EXPECT_EQ(0, memcmp(&r, &self->regs, sizeof(r)));			\
+	EXPECT_EQ(0, memcmp(&s, &self->sregs, sizeof(s)));			\
+} while (0)
+
+/* One SET_SREGS negative test: the known state changed by @stmt is EINVAL. */
+#define SREGS_EINVAL(name, stmt)						\
+TEST_F(vcpu, name)								\
+{										\
+	struct lkvm_sregs s = self->sregs;					\
+	stmt;									\
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vcpu, LKVM_SET_SREGS, &s));	\
+	EXPECT_UNCHANGED();							\
+}
+
+TEST_F(vcpu, cap_max_vcpus)
+{
+	struct lkvm_cap c = { .cap = LKVM_CAP_MAX_VCPUS };
+
+	ASSERT_EQ(0, lkvm_ioctl(self->dev, LKVM_CHECK_CAP, &c));
+	EXPECT_EQ(MAX_VCPUS, c.value);
+}
+
+TEST_F(vcpu, create_ids)
+{
+	int fd;
+
+	EXPECT_EQ(-EEXIST, lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)0));
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)MAX_VCPUS));
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)-1L));
+	fd = lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)(MAX_VCPUS - 1));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EEXIST, lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)(MAX_VCPUS - 1)));
+	/* Closing a vCPU frees its id. */
+	close(fd);
+	fd = lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)(MAX_VCPUS - 1));
+	EXPECT_LE(0, fd);
+	close(fd);
+}
+
+TEST_F(vcpu, outlives_vm_fd)
+{
+	struct lkvm_regs r;
+
+	close(self->vm);
+	self->vm = open("/dev/null", O_RDONLY);
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_REGS, &r));
+	EXPECT_EQ(0, memcmp(&r, &self->regs, sizeof(r)));
+}
+
+TEST_F(vcpu, reset_state)
+{
+	struct lkvm_sregs s;
+	struct lkvm_regs r;
+	int fd;
+
+	fd = lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, lkvm_ioctl(fd, LKVM_GET_REGS, &r));
+	ASSERT_EQ(0, lkvm_ioctl(fd, LKVM_GET_SREGS, &s));
+	close(fd);
+	EXPECT_EQ(0xfff0, r.rip);
+	EXPECT_EQ(0x2, r.rflags);
+	EXPECT_EQ(0, r.rax | r.rbx | r.rcx | r.rsp | r.r15);
+	EXPECT_EQ(0xf000, s.cs.selector);
+	EXPECT_EQ(0xffff0000, s.cs.base);
+	EXPECT_EQ(0xffff, s.cs.limit);
+	EXPECT_EQ(0x9b, s.cs.attrib);
+	EXPECT_EQ(0x93, s.ds.attrib);
+	EXPECT_EQ(0xffff, s.gdt.limit);
+	EXPECT_EQ(0x60000010, s.cr0);
+	EXPECT_EQ(0, s.cr3 | s.cr4 | s.cr8 | s.efer);
+}
+
+TEST_F(vcpu, regs_round_trip)
+{
+	struct lkvm_regs in, out;
+	__u64 *p = (__u64 *)&in;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(in) / 8; i++)
+		p[i] = 0x0101010101010101ULL * (i + 1);
+	in.rflags = 0x3f7fd7;	/* every bit a guest may hold */
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_SET_REGS, &in));
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_REGS, &out));
+	EXPECT_EQ(0, memcmp(&in, &out, sizeof(in)));
+}
+
+TEST_F(vcpu, sregs_round_trip)
+{
+	struct lkvm_sregs out;
+
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_SREGS, &out));
+	EXPECT_EQ(0, memcmp(&self->sregs, &out, sizeof(out)));
+	/* Back to 32-bit protected mode without paging is fine too. */
+	self->sregs.efer = 0;
+	self->sregs.cr0 = 0x11;
+	self->sregs.cs.attrib = 0xc9b;
+	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_SET_SREGS, &self->sregs));
+	EXPECT_UNCHANGED();
+}
+
+TEST_F(vcpu, regs_rflags_reserved_einval)
+{
+	struct lkvm_regs r = self->regs;
+
+	r.rflags = 0x246 | (1ULL << 22);
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vcpu, LKVM_SET_REGS, &r));
+	r.rflags = 0x246 | (1ULL << 3);
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vcpu, LKVM_SET_REGS, &r));
+	EXPECT_UNCHANGED();
+}
+
+TEST_F(vcpu, regs_rflags_bit1_clear_einval)
+{
+	struct lkvm_regs r = self->regs;
+
+	r.rflags = 0x244;
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vcpu, LKVM_SET_REGS, &r));
+	EXPECT_UNCHANGED();
+}
+
+SREGS_EINVAL(sregs_reserved_einval, s.reserved[3] = 1)
+SREGS_EINVAL(sregs_dtable_pad_einval, s.idt.pad[2] = 1)
+SREGS_EINVAL(sregs_segment_attrib_einval, s.ss.attrib = 0x1c93)
+SREGS_EINVAL(sregs_cr0_high_bits_einval, s.cr0 |= 1ULL << 32)
+SREGS_EINVAL(sregs_cr0_nw_without_cd_einval, s.cr0 |= 1ULL << 29)
+SREGS_EINVAL(sregs_cr0_pg_without_pe_einval, s.cr0 &= ~1ULL)
+SREGS_EINVAL(sregs_cr3_mbz_einval, s.cr3 |= 1ULL << 52)
+SREGS_EINVAL(sregs_cr4_unknown_bit_einval, s.cr4 |= 1ULL << 12)
+SREGS_EINVAL(sregs_cr8_above_15_einval, s.cr8 = 16)
+SREGS_EINVAL(sregs_efer_unknown_bit_einval, s.efer |= 1ULL << 12)
+SREGS_EINVAL(sregs_efer_lma_mismatch_einval, s.efer &= ~(1ULL << 10))
+SREGS_EINVAL(sregs_long_mode_without_pae_einval, s.cr4 &= ~(1ULL << 5))
+SREGS_EINVAL(sregs_long_mode_cs_l_and_d_einval, s.cs.attrib |= 1 << 10)
+
+TEST_F(vcpu, bad_pointers_efault)
+{
+	EXPECT_EQ(-EFAULT, lkvm_ioctl(self->vcpu, LKVM_GET_REGS, NULL));
+	EXPECT_EQ(-EFAULT, lkvm_ioctl(self->vcpu, LKVM_SET_REGS, NULL));
+	EXPECT_EQ(-EFAULT, lkvm_ioctl(self->vcpu, LKVM_GET_SREGS, (void *)-4096L));
+	EXPECT_EQ(-EFAULT, lkvm_ioctl(self->vcpu, LKVM_SET_SREGS, (void *)-4096L));
+	EXPECT_UNCHANGED();
+}
+
+TEST_F(vcpu, unknown_ioctl_enotty)
+{
+	struct lkvm_regs r;
+
+	EXPECT_EQ(-ENOTTY, lkvm_ioctl(self->vcpu, _IO(LKVMIO, 0x7f), NULL));
+	EXPECT_EQ(-ENOTTY, lkvm_ioctl(self->vcpu, LKVM_CREATE_VCPU, (void *)1));
+	/* vCPU ioctls do not work on the VM. */
+	EXPECT_EQ(-ENOTTY, lkvm_ioctl(self->vm, LKVM_GET_REGS, &r));
+	EXPECT_UNCHANGED();
+}
+
+TEST_HARNESS_MAIN
