@@ -69,18 +69,18 @@ static int lkvm_svm_cpu_enable(unsigned int cpu)
 	u64 efer, vm_cr;
 	int ret = 0;
 
-	if (READ_ONCE(lkvm_svm_rebooting))
-		return -EBUSY;
-
 	/*
-	 * kvm_amd sets EFER.SVME from an IPI: with IRQs off here, its check
-	 * and ours cannot interleave on this CPU, so exactly one of us wins.
+	 * kvm_amd sets EFER.SVME from an IPI, and so does our reboot notifier
+	 * clear it: with IRQs off here, neither can interleave with this
+	 * check-and-set on this CPU.
 	 */
 	local_irq_save(flags);
 	sc = this_cpu_ptr(&lkvm_svm_cpu);
 	rdmsrl(MSR_VM_CR, vm_cr);
 	rdmsrl(MSR_EFER, efer);
-	if (vm_cr & SVM_VM_CR_SVM_DIS_MASK) {
+	if (READ_ONCE(lkvm_svm_rebooting)) {
+		ret = -EBUSY;
+	} else if (vm_cr & SVM_VM_CR_SVM_DIS_MASK) {
 		ret = -ENODEV;
 	} else if (efer & EFER_SVME) {
 		ret = -EBUSY;
@@ -91,7 +91,7 @@ static int lkvm_svm_cpu_enable(unsigned int cpu)
 	}
 	local_irq_restore(flags);
 
-	if (ret) {
+	if (ret && !READ_ONCE(lkvm_svm_rebooting)) {
 		if (READ_ONCE(lkvm_svm_loading))
 			lkvm_svm_refused_cpu = cpu;
 		else

@@ -17,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched/mm.h>
@@ -31,7 +32,10 @@
 #define LKVM_MAX_VCPUS		64
 /* Four-level nested page tables map 48 bits of guest physical space. */
 #define LKVM_GUEST_PHYS_BITS	48
-/* pin_user_pages_fast() takes an int count; pin big regions in chunks. */
+/*
+ * Pin and unpin big regions in chunks, rescheduling between them: a region
+ * may be as large as the host's RAM.
+ */
 #define LKVM_PIN_CHUNK		BIT_ULL(18)
 
 struct lkvm_memslot {
@@ -64,33 +68,79 @@ static int lkvm_account_pinned(struct mm_struct *mm, u64 npages)
 	return 0;
 }
 
+static void lkvm_unpin(struct page **pages, u64 npages, bool dirty)
+{
+	u64 done, n;
+
+	for (done = 0; done < npages; done += n) {
+		n = min_t(u64, npages - done, LKVM_PIN_CHUNK);
+		unpin_user_pages_dirty_lock(pages + done, n, dirty);
+		cond_resched();
+	}
+}
+
 static void lkvm_memslot_free(struct lkvm_vm *vm, struct lkvm_memslot *slot)
 {
 	/* The guest may have written any page through the kernel mapping. */
-	unpin_user_pages_dirty_lock(slot->pages, slot->npages, true);
+	lkvm_unpin(slot->pages, slot->npages, true);
 	kvfree(slot->pages);
 	atomic64_sub(slot->npages, &vm->mm->pinned_vm);
 	memset(slot, 0, sizeof(*slot));
 }
 
-static int lkvm_pin(u64 uaddr, u64 npages, struct page **pages)
+/*
+ * Only private anonymous memory may back a guest: a long-term writable pin
+ * of a file mapping lets the guest dirty pages behind the file system's
+ * back (Linux 6.5 refuses such pins outright). The check and the pin run
+ * under one hold of the mmap lock, so the mapping cannot change between.
+ */
+static int lkvm_pin_chunk(struct mm_struct *mm, u64 uaddr, u64 npages, struct page **pages)
 {
-	u64 done = 0;
-	int n;
+	u64 end = uaddr + (npages << PAGE_SHIFT), addr = uaddr;
+	struct vm_area_struct *vma;
+	long n;
 
-	while (done < npages) {
-		n = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
-					min_t(u64, npages - done, LKVM_PIN_CHUNK),
-					FOLL_WRITE | FOLL_LONGTERM, pages + done);
-		if (n <= 0) {
-			unpin_user_pages(pages, done);
-			return n ? n : -EFAULT;
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr) {
+			n = -EFAULT;
+			goto out_unlock;
 		}
-		done += n;
-		if (fatal_signal_pending(current)) {
-			unpin_user_pages(pages, done);
-			return -EINTR;
+		if (!vma_is_anonymous(vma)) {
+			n = -EINVAL;
+			goto out_unlock;
 		}
+		addr = vma->vm_end;
+	}
+	n = pin_user_pages(uaddr, npages, FOLL_WRITE | FOLL_LONGTERM, pages, NULL);
+out_unlock:
+	mmap_read_unlock(mm);
+	if (n >= 0 && n < npages) {
+		unpin_user_pages(pages, n);
+		n = -EFAULT;
+	}
+	return n < 0 ? n : 0;
+}
+
+static int lkvm_pin(struct mm_struct *mm, u64 uaddr, u64 npages, struct page **pages)
+{
+	u64 done, n;
+	int ret;
+
+	for (done = 0; done < npages; done += n) {
+		n = min_t(u64, npages - done, LKVM_PIN_CHUNK);
+		ret = lkvm_pin_chunk(mm, uaddr + (done << PAGE_SHIFT), n, pages + done);
+		if (!ret && fatal_signal_pending(current)) {
+			lkvm_unpin(pages + done, n, false);
+			ret = -EINTR;
+		}
+		if (ret) {
+			lkvm_unpin(pages, done, false);
+			return ret;
+		}
+		cond_resched();
 	}
 	return 0;
 }
@@ -131,7 +181,9 @@ static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
 		return -EPERM;
 	npages = r.memory_size >> PAGE_SHIFT;
 
-	mutex_lock(&vm->lock);
+	/* Pinning may wait on page faults: let a killed caller go. */
+	if (mutex_lock_killable(&vm->lock))
+		return -EINTR;
 	slot = &vm->slots[r.slot];
 	ret = -EEXIST;
 	if (slot->npages)
@@ -143,12 +195,13 @@ static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
 	ret = lkvm_account_pinned(vm->mm, npages);
 	if (ret)
 		goto out_unlock;
-	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	/* Quietly: a region can be large enough for kvmalloc to refuse. */
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!pages) {
 		ret = -ENOMEM;
 		goto out_unaccount;
 	}
-	ret = lkvm_pin(r.userspace_addr, npages, pages);
+	ret = lkvm_pin(vm->mm, r.userspace_addr, npages, pages);
 	if (ret)
 		goto out_free;
 

@@ -14,11 +14,12 @@ set -euo pipefail
 vm=${1:?usage: count-tests.sh VM PROGRAM...}
 shift
 for prog in "$@"; do
-	if nm "$prog" | grep -q '_variant_object$\|__fixture_variant_metadata'; then
+	syms=$(nm "$prog")
+	if grep -q '_variant_object$\|__fixture_variant_metadata' <<< "$syms"; then
 		echo "count-tests: $prog uses fixture variants; teach count-tests.sh" >&2
 		exit 1
 	fi
-	n=$(nm "$prog" | awk '$2 == "d" && $3 ~ /^_.*_object$/ && $3 !~ /_fixture_object$/' | wc -l)
+	n=$(awk '$2 == "d" && $3 ~ /^_.*_object$/ && $3 !~ /_fixture_object$/' <<< "$syms" | wc -l)
 	if [ "$n" -eq 0 ]; then
 		echo "count-tests: $prog registers no tests" >&2
 		exit 1

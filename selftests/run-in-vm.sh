@@ -22,6 +22,26 @@ for prog in $(awk -v vm="$vm" '$3 == vm { print $1 }' "$manifest"); do
 	fi
 done
 
+# Anything the kernel reported as a bug while we ran fails the run.
+check_kernel_log() {
+	if dmesg | grep -E 'BUG:|WARNING:|general protection|Oops|Call Trace' > /tmp/kernel-bugs
+	then
+		echo "LKVM-KERNEL-BUG"
+		sed 's/^/# /' /tmp/kernel-bugs
+	fi
+	[ -n "$LKVM_VM_OUT" ] && dmesg > "$LKVM_VM_OUT/dmesg.log"
+}
+
+# Every program starts from the same state: all CPUs online, and the module
+# loaded (in the usual VM). A program that could not restore it ends the run.
+restore_baseline() {
+	for f in /sys/devices/system/cpu/cpu*/online; do
+		[ "$(cat "$f")" = 1 ] || echo 1 > "$f" || return 1
+	done
+	[ "$vm" = nosvm ] && return 0
+	[ -d /sys/module/lkvm_lite ] || insmod "$LKVM_MODULE"
+}
+
 echo "# lkvm-selftests: $vm VM, kernel $(uname -r), $(nproc) CPUs"
 modprobe -q msr
 if [ "$vm" = nosvm ]; then
@@ -31,6 +51,7 @@ if [ "$vm" = nosvm ]; then
 		"build/selftests/$prog"
 		echo "# selftest-exit: $prog $?"
 	done
+	check_kernel_log
 	exit 0
 fi
 
@@ -52,12 +73,10 @@ for prog in $progs; do
 	echo "# selftest: $prog"
 	"build/selftests/$prog"
 	echo "# selftest-exit: $prog $?"
+	if ! restore_baseline; then
+		echo "Bail out! $prog left CPUs offline or the module unloadable"
+		break
+	fi
 done
-
-# Anything the kernel reported as a bug while we ran fails the run.
-if dmesg | grep -E 'BUG:|WARNING:|general protection|Oops|Call Trace' > /tmp/kernel-bugs; then
-	echo "LKVM-KERNEL-BUG"
-	sed 's/^/# /' /tmp/kernel-bugs
-fi
-[ -n "$LKVM_VM_OUT" ] && dmesg > "$LKVM_VM_OUT/dmesg.log"
+check_kernel_log
 exit 0

@@ -4,7 +4,10 @@
 # VM and the manifest of what was built. Prints per-program counts and the
 # closing line "N passed, N failed, N skipped"; exits non-zero if any test
 # failed, the module did not load in the usual test VM, the kernel reported
-# a bug, or fewer tests ran than the manifest says were built.
+# a bug, fewer tests ran than the manifest says were built, a program asked
+# for is not in the manifest, or a test skipped: the test VM provides
+# everything the tests need, so a skip there means it broke
+# (LKVM_CHECK_ALLOW_SKIP=1 accepts skips, for a hand-made environment).
 #
 # usage: summarize.sh MANIFEST OUTPUT.log... -- [PROGRAM...]
 set -uo pipefail
@@ -22,10 +25,11 @@ for log in "${logs[@]}"; do
 	[ -e "$log" ] || : > "$log"
 done
 
-awk -v only="$only" '
+awk -v only="$only" -v allow_skip="${LKVM_CHECK_ALLOW_SKIP:-0}" '
 FNR == NR {
 	if (only == "  " || index(only, " " $1 " ")) {
 		want[$1] = $2
+		nwant++
 		if ($3 == "svm")
 			need_module = 1
 	}
@@ -48,6 +52,17 @@ FNR == NR {
 }
 END {
 	ok = 1
+	n = split(only, asked, " ")
+	for (i = 1; i <= n; i++) {
+		if (!(asked[i] in want)) {
+			printf "summary: no selftest program named %s\n", asked[i]
+			ok = 0
+		}
+	}
+	if (nwant == 0) {
+		printf "summary: no tests selected\n"
+		ok = 0
+	}
 	if (need_module && !loaded) {
 		printf "summary: the module did not load in the test VM\n"
 		ok = 0
@@ -77,6 +92,10 @@ END {
 	}
 	if (F > 0)
 		ok = 0
+	if (S > 0 && allow_skip != "1") {
+		printf "summary: %d tests skipped: the test VM should provide all they need\n", S
+		ok = 0
+	}
 	printf "%d passed, %d failed, %d skipped\n", P, F, S
 	exit ok ? 0 : 1
 }' "$manifest" "${logs[@]}"

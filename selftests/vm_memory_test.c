@@ -38,10 +38,33 @@ static long vm_pin_kb(void)
 	return kb;
 }
 
+/*
+ * Pins the kernel holds, all users together: must return to where it was
+ * once a call is refused or a VM is closed. VmPin is only the module's own
+ * accounting; this counts the pins themselves.
+ */
+static long foll_pins_held(void)
+{
+	long acquired = -1, released = -1;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "nr_foll_pin_acquired %ld", &acquired);
+		sscanf(line, "nr_foll_pin_released %ld", &released);
+	}
+	fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
+
 FIXTURE(vm) {
 	int dev, vm;
 	void *mem;
 	long pin_before;
+	long pins_before;
 };
 
 FIXTURE_SETUP(vm)
@@ -55,14 +78,19 @@ FIXTURE_SETUP(vm)
 	ASSERT_NE(MAP_FAILED, self->mem);
 	self->pin_before = vm_pin_kb();
 	ASSERT_LE(0, self->pin_before);
+	self->pins_before = foll_pins_held();
+	ASSERT_LE(0, self->pins_before);
 }
 
 FIXTURE_TEARDOWN(vm)
 {
 	if (self->vm >= 0)
 		close(self->vm);
-	close(self->dev);
+	if (self->dev >= 0)
+		close(self->dev);
 	munmap(self->mem, REGION_SIZE);
+	if (!lkvm_module_loaded())
+		EXPECT_EQ(0, lkvm_module_load()) TH_LOG("cannot reload lkvm_lite");
 }
 
 static int set_region(int vm, __u32 slot, __u64 gpa, __u64 size, const void *uaddr)
@@ -80,6 +108,7 @@ static int set_region(int vm, __u32 slot, __u64 gpa, __u64 size, const void *uad
 /* A refused call must leave the slot free and nothing pinned. */
 #define EXPECT_UNCHANGED() do {							\
 	EXPECT_EQ(self->pin_before, vm_pin_kb());				\
+	EXPECT_EQ(self->pins_before, foll_pins_held());				\
 	EXPECT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));	\
 } while (0)
 
@@ -118,6 +147,8 @@ TEST_F(vm, region_pinned_and_released)
 {
 	ASSERT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));
 	EXPECT_EQ(self->pin_before + (long)(REGION_SIZE >> 10), vm_pin_kb());
+	/* Counted per page or per huge page, depending on the backing. */
+	EXPECT_LT(self->pins_before, foll_pins_held());
 	/* More slots, anywhere that does not overlap. */
 	ASSERT_EQ(0, set_region(self->vm, 31, 1ULL << 40, REGION_SIZE / 2, self->mem));
 	ASSERT_EQ(0, set_region(self->vm, 1, REGION_SIZE, 4096, self->mem));
@@ -126,20 +157,52 @@ TEST_F(vm, region_pinned_and_released)
 	close(self->vm);
 	self->vm = -1;
 	EXPECT_EQ(self->pin_before, vm_pin_kb());
+	EXPECT_EQ(self->pins_before, foll_pins_held());
 }
 
 TEST_F(vm, vm_holds_module)
 {
-	/* A VM keeps the module loaded; closing it lets the module go. */
+	/* A VM alone keeps the module loaded; closing it lets the module go. */
 	ASSERT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));
+	close(self->dev);
+	self->dev = -1;
 	EXPECT_EQ(-1, syscall(SYS_delete_module, "lkvm_lite", O_NONBLOCK));
 	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY);
+	EXPECT_TRUE(lkvm_module_loaded());
 	close(self->vm);
 	self->vm = -1;
-	close(self->dev);
-	self->dev = open("/dev/null", O_RDONLY);
 	EXPECT_EQ(0, lkvm_module_unload());
+	EXPECT_EQ(self->pins_before, foll_pins_held());
 	EXPECT_EQ(0, lkvm_module_load());
+}
+
+TEST_F(vm, region_not_anonymous_einval)
+{
+	char path[] = "/tmp/lkvm-region-XXXXXX";
+	void *file, *shared;
+	int fd;
+
+	/* A file mapping, even a private one, is not guest memory. */
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, REGION_SIZE));
+	file = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, file);
+	EXPECT_EQ(-EINVAL, set_region(self->vm, 0, 0, REGION_SIZE, file));
+	munmap(file, REGION_SIZE);
+	file = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, file);
+	EXPECT_EQ(-EINVAL, set_region(self->vm, 0, 0, REGION_SIZE, file));
+	munmap(file, REGION_SIZE);
+	close(fd);
+	/* Shared anonymous memory is a shmem file too. */
+	shared = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		      -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	EXPECT_EQ(-EINVAL, set_region(self->vm, 0, 0, REGION_SIZE, shared));
+	munmap(shared, REGION_SIZE);
+	EXPECT_UNCHANGED();
 }
 
 TEST_F(vm, region_flags_nonzero_einval)
@@ -275,6 +338,7 @@ TEST_F(vm, region_over_memlock_limit_enomem)
 
 	EXPECT_EQ(-ENOMEM, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));
 	EXPECT_EQ(self->pin_before, vm_pin_kb());
+	EXPECT_EQ(self->pins_before, foll_pins_held());
 	EXPECT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE / 2, self->mem));
 	EXPECT_EQ(-ENOMEM, set_region(self->vm, 1, REGION_SIZE, 4096, self->mem));
 }

@@ -251,7 +251,7 @@ int lkvm_kvm_guest_create(struct lkvm_kvm_guest *g)
 	int ret;
 
 	memset(g, 0, sizeof(*g));
-	g->vm_fd = g->vcpu_fd = -1;
+	g->kvm_fd = g->vm_fd = g->vcpu_fd = -1;
 	ret = lkvm_kvm_open(&g->kvm_fd);
 	if (ret)
 		return ret;

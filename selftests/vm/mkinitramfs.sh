@@ -14,7 +14,8 @@ out=${1:?usage: mkinitramfs.sh OUTPUT}
 kver=$(lkvm_vm_kver)
 [ -n "$kver" ] || { echo "mkinitramfs: no Debian kernel in /boot (make deps)" >&2; exit 1; }
 busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' ||
+# A static binary has no program interpreter.
+[ -n "$busybox" ] && ! readelf -l "$busybox" | grep -q 'interpreter' ||
 	{ echo "mkinitramfs: no static busybox (install busybox-static)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
@@ -26,7 +27,7 @@ chmod 755 "$tmp/init"
 
 moddir=/lib/modules/$kver
 for m in $LKVM_VM_MODULES; do
-	f=$(find "$moddir/kernel" -name "$m.ko*" | head -n1)
+	f=$(find "$moddir/kernel" -name "$m.ko*" -print -quit)
 	[ -n "$f" ] || { echo "mkinitramfs: module $m not found under $moddir" >&2; exit 1; }
 	case "$f" in
 	*.ko.xz) xz -dc "$f" > "$tmp/modules/$m.ko" ;;

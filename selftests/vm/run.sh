@@ -104,6 +104,9 @@ start=$(date +%s)
 	"${extra[@]}" \
 	</dev/null &
 qemu_pid=$!
+# If we are stopped (a CI time limit, ^C), take the VM down with us.
+trap 'kill $qemu_pid ${monitor_pid:-} ${watchdog_pid:-} ${tail_pid:-} 2>/dev/null; exit 130' \
+	INT TERM HUP
 # The monitor's output must be drained, or QEMU blocks writing it.
 cat "$outdir/monitor.out" > "$outdir/monitor.log" 2>/dev/null &
 monitor_pid=$!
