@@ -12,6 +12,9 @@ u64 lkvm_svm_cap(u32 cap);
 
 struct lkvm_vm;
 
+/* Four-level nested page tables map 48 bits of guest physical space. */
+#define LKVM_GUEST_PHYS_BITS	48
+
 /* vm.c: VMs and their guest memory */
 long lkvm_create_vm(unsigned long arg);
 u64 lkvm_vm_cap(u32 cap);

@@ -17,6 +17,8 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <asm/cpufeature.h>
+#include <asm/processor.h>
 #include <asm/svm.h>
 
 #include <linux/lkvm_lite.h>
@@ -46,13 +48,34 @@ struct lkvm_vcpu {
 #define RFLAGS_FIXED		BIT(1)
 #define CR0_HIGH_MBZ		GENMASK_ULL(63, 32)
 #define CR3_MBZ			GENMASK_ULL(63, 52)
-/* The CR4 features a guest may turn on. */
-#define CR4_VALID		(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE | \
+/* The CR4 features a guest may turn on, if the host CPU has them. */
+#define CR4_ALWAYS		(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE | \
 				 X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE | \
-				 X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | \
-				 X86_CR4_UMIP | X86_CR4_FSGSBASE | X86_CR4_PCIDE | \
-				 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP)
+				 X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
 #define EFER_VALID		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+/*
+ * A CR4 bit for a feature the CPU lacks is must-be-zero for VMRUN: allow
+ * only what this host has.
+ */
+static u64 lkvm_cr4_valid(void)
+{
+	u64 valid = CR4_ALWAYS;
+
+	if (boot_cpu_has(X86_FEATURE_UMIP))
+		valid |= X86_CR4_UMIP;
+	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
+		valid |= X86_CR4_FSGSBASE;
+	if (boot_cpu_has(X86_FEATURE_PCID))
+		valid |= X86_CR4_PCIDE;
+	if (boot_cpu_has(X86_FEATURE_XSAVE))
+		valid |= X86_CR4_OSXSAVE;
+	if (boot_cpu_has(X86_FEATURE_SMEP))
+		valid |= X86_CR4_SMEP;
+	if (boot_cpu_has(X86_FEATURE_SMAP))
+		valid |= X86_CR4_SMAP;
+	return valid;
+}
 
 static void lkvm_seg_set(struct vmcb_seg *seg, u16 selector, u16 attrib, u32 limit, u64 base)
 {
@@ -68,6 +91,8 @@ static void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	struct vmcb_save_area *save = &vcpu->vmcb->save;
 
 	memset(vcpu->gprs, 0, sizeof(vcpu->gprs));
+	/* RDX holds the processor signature, as CPUID 1 EAX reports it. */
+	vcpu->gprs[GPR_RDX] = cpuid_eax(1);
 	memset(save, 0, sizeof(*save));
 	lkvm_seg_set(&save->cs, 0xf000, 0x9b, 0xffff, 0xffff0000);
 	lkvm_seg_set(&save->ds, 0, 0x93, 0xffff, 0);
@@ -192,11 +217,11 @@ static bool lkvm_sregs_valid(const struct lkvm_sregs *s)
 	if ((s->cr0 & CR0_HIGH_MBZ) || ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD)) ||
 	    ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE)))
 		return false;
-	if ((s->cr3 & CR3_MBZ) || (s->cr4 & ~CR4_VALID) || s->cr8 > 15)
+	if ((s->cr3 & CR3_MBZ) || (s->cr4 & ~lkvm_cr4_valid()) || s->cr8 > 15)
 		return false;
 	if ((s->efer & ~EFER_VALID) || !!(s->efer & EFER_LMA) != long_mode)
 		return false;
-	if (long_mode && (!(s->cr4 & X86_CR4_PAE) ||
+	if (long_mode && (!(s->cr4 & X86_CR4_PAE) || (s->cr3 >> LKVM_GUEST_PHYS_BITS) ||
 			  ((s->cs.attrib & SEG_ATTRIB_L) && (s->cs.attrib & SEG_ATTRIB_DB))))
 		return false;
 	return true;
@@ -229,8 +254,8 @@ static long lkvm_vcpu_set_sregs(struct lkvm_vcpu *vcpu, const struct lkvm_sregs 
 	save->cr4 = s.cr4;
 	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) | s.cr8;
 	save->efer = s.efer | EFER_SVME;
-	/* CS.DPL is the CPL when the guest is not in real mode. */
-	save->cpl = (s.cr0 & X86_CR0_PE) ? (s.cs.attrib >> 5) & 3 : 0;
+	/* SS.DPL is the CPL (CS.DPL is not, for a conforming code segment). */
+	save->cpl = (s.cr0 & X86_CR0_PE) ? (s.ss.attrib >> 5) & 3 : 0;
 	return 0;
 }
 

@@ -30,8 +30,6 @@
 
 #define LKVM_NR_MEMORY_SLOTS	32
 #define LKVM_MAX_VCPUS		64
-/* Four-level nested page tables map 48 bits of guest physical space. */
-#define LKVM_GUEST_PHYS_BITS	48
 /*
  * Pin and unpin big regions in chunks, rescheduling between them: a region
  * may be as large as the host's RAM.
@@ -50,10 +48,13 @@ struct lkvm_vm {
 	struct kref ref;
 	/* The creating process's mm: the only one that may add memory. */
 	struct mm_struct *mm;
-	/* Serializes changes to @slots and @vcpu_ids. */
+	/* Serializes changes to @slots; held while pinning, which can be long. */
 	struct mutex lock;
 	struct lkvm_memslot slots[LKVM_NR_MEMORY_SLOTS];
-	/* The ids of the vCPUs that exist, or are being created. */
+	/*
+	 * The ids of the vCPUs that exist or are being created. Atomic bit
+	 * operations only, so that closing a vCPU never waits for a pin.
+	 */
 	DECLARE_BITMAP(vcpu_ids, LKVM_MAX_VCPUS);
 };
 
@@ -231,12 +232,8 @@ static long lkvm_vm_create_vcpu(struct lkvm_vm *vm, unsigned long id)
 
 	if (id >= LKVM_MAX_VCPUS)
 		return -EINVAL;
-	mutex_lock(&vm->lock);
-	if (test_and_set_bit(id, vm->vcpu_ids)) {
-		mutex_unlock(&vm->lock);
+	if (test_and_set_bit(id, vm->vcpu_ids))
 		return -EEXIST;
-	}
-	mutex_unlock(&vm->lock);
 
 	fd = lkvm_vcpu_create(vm, id);
 	if (fd < 0)
@@ -246,9 +243,7 @@ static long lkvm_vm_create_vcpu(struct lkvm_vm *vm, unsigned long id)
 
 void lkvm_vm_vcpu_gone(struct lkvm_vm *vm, u32 id)
 {
-	mutex_lock(&vm->lock);
 	clear_bit(id, vm->vcpu_ids);
-	mutex_unlock(&vm->lock);
 }
 
 static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)

@@ -6,9 +6,11 @@
  * call changed nothing.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -106,14 +108,41 @@ TEST_F(vcpu, create_ids)
 	close(fd);
 }
 
+static long vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 TEST_F(vcpu, outlives_vm_fd)
 {
+	struct lkvm_memory_region region = { .memory_size = 1 << 20 };
+	long pinned = vm_pin_kb();
 	struct lkvm_regs r;
+	void *mem;
 
+	/* The VM, with its memory, lives until its last vCPU is closed. */
+	mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	region.userspace_addr = (uintptr_t)mem;
+	ASSERT_EQ(0, lkvm_ioctl(self->vm, LKVM_SET_MEMORY_REGION, &region));
 	close(self->vm);
 	self->vm = open("/dev/null", O_RDONLY);
+	EXPECT_EQ(pinned + 1024, vm_pin_kb());
 	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_REGS, &r));
 	EXPECT_EQ(0, memcmp(&r, &self->regs, sizeof(r)));
+	close(self->vcpu);
+	self->vcpu = open("/dev/null", O_RDONLY);
+	EXPECT_EQ(pinned, vm_pin_kb());
+	munmap(mem, 1 << 20);
 }
 
 TEST_F(vcpu, reset_state)
@@ -130,6 +159,8 @@ TEST_F(vcpu, reset_state)
 	EXPECT_EQ(0xfff0, r.rip);
 	EXPECT_EQ(0x2, r.rflags);
 	EXPECT_EQ(0, r.rax | r.rbx | r.rcx | r.rsp | r.r15);
+	EXPECT_EQ(__get_cpuid_max(0, NULL) ? ({ unsigned int a, b, c, d;
+						__cpuid(1, a, b, c, d); a; }) : 0, r.rdx);
 	EXPECT_EQ(0xf000, s.cs.selector);
 	EXPECT_EQ(0xffff0000, s.cs.base);
 	EXPECT_EQ(0xffff, s.cs.limit);
@@ -195,9 +226,12 @@ SREGS_EINVAL(sregs_cr0_high_bits_einval, s.cr0 |= 1ULL << 32)
 SREGS_EINVAL(sregs_cr0_nw_without_cd_einval, s.cr0 |= 1ULL << 29)
 SREGS_EINVAL(sregs_cr0_pg_without_pe_einval, s.cr0 &= ~1ULL)
 SREGS_EINVAL(sregs_cr3_mbz_einval, s.cr3 |= 1ULL << 52)
-SREGS_EINVAL(sregs_cr4_unknown_bit_einval, s.cr4 |= 1ULL << 12)
+SREGS_EINVAL(sregs_cr4_reserved_bit_einval, s.cr4 |= 1ULL << 31)
+SREGS_EINVAL(sregs_cr4_unsupported_feature_einval, s.cr4 |= 1ULL << 12 /* LA57 */)
+SREGS_EINVAL(sregs_cr3_beyond_guest_phys_einval, s.cr3 = 1ULL << 48)
 SREGS_EINVAL(sregs_cr8_above_15_einval, s.cr8 = 16)
-SREGS_EINVAL(sregs_efer_unknown_bit_einval, s.efer |= 1ULL << 12)
+SREGS_EINVAL(sregs_efer_reserved_bit_einval, s.efer |= 1ULL << 40)
+SREGS_EINVAL(sregs_efer_svme_einval, s.efer |= 1ULL << 12 /* no nested SVM */)
 SREGS_EINVAL(sregs_efer_lma_mismatch_einval, s.efer &= ~(1ULL << 10))
 SREGS_EINVAL(sregs_long_mode_without_pae_einval, s.cr4 &= ~(1ULL << 5))
 SREGS_EINVAL(sregs_long_mode_cs_l_and_d_einval, s.cs.attrib |= 1 << 10)

@@ -28,6 +28,9 @@ outdir=$repo/build/vm/last
 cpus=2
 mem=2G
 cpu_model=max
+# One host thread runs all vCPUs: multi-threaded TCG lost an IPI between
+# vCPUs after a nested SVM guest ran (Documentation/testing.rst).
+tcg_thread=${LKVM_VM_TCG_THREAD:-single}
 quiet=0
 
 usage() {
@@ -93,7 +96,7 @@ symbolize_rips() {
 start=$(date +%s)
 "$qemu" \
 	-nodefaults -display none -no-reboot \
-	-machine pc -accel tcg,thread=multi -cpu "$cpu_model" -smp "$cpus" -m "$mem" \
+	-machine pc -accel "tcg,thread=$tcg_thread" -cpu "$cpu_model" -smp "$cpus" -m "$mem" \
 	-nic none \
 	-kernel "$kernel" -initrd "$initramfs" \
 	-append "console=ttyS0 panic=-1 oops=panic mitigations=off nokaslr lkvm.out=$outdir lkvm.init=$here/guest-init.sh" \
