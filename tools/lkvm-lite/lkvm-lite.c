@@ -98,8 +98,7 @@ static int cmd_run(int argc, char **argv)
 	fprintf(stderr,
 		"lkvm-lite run: booting a guest is not implemented yet: this version of the\n"
 		"module owns SVM and creates VMs with pinned guest memory and vCPUs with their\n"
-		"registers, but cannot run them.\n"
-		"See README.\n");
+		"registers, but cannot run them. See README.\n");
 	return 1;
 }
 
