@@ -9,6 +9,8 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -254,6 +256,76 @@ TEST_F(vcpu, unknown_ioctl_enotty)
 	/* vCPU ioctls do not work on the VM. */
 	EXPECT_EQ(-ENOTTY, lkvm_ioctl(self->vm, LKVM_GET_REGS, &r));
 	EXPECT_UNCHANGED();
+}
+
+struct hammer {
+	int vm;
+	unsigned int seed;
+	atomic_int created, eexist, errors;
+};
+
+/* Create and close vCPUs with random ids, as fast as possible. */
+static void *hammer_vcpus(void *arg)
+{
+	struct hammer *h = arg;
+	unsigned int seed = __atomic_fetch_add(&h->seed, 7919, __ATOMIC_RELAXED);
+	int i, fd;
+
+	for (i = 0; i < 300; i++) {
+		fd = ioctl(h->vm, LKVM_CREATE_VCPU, rand_r(&seed) % 8);
+		if (fd >= 0) {
+			atomic_fetch_add(&h->created, 1);
+			close(fd);
+		} else if (errno == EEXIST) {
+			atomic_fetch_add(&h->eexist, 1);
+		} else {
+			atomic_fetch_add(&h->errors, 1);
+		}
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(vcpu, concurrent_create_close, 120)
+{
+	struct hammer h = { .vm = self->vm, .seed = 1 };
+	long pinned = vm_pin_kb();
+	pthread_t t[4];
+	void *mem;
+	int i;
+
+	/* Memory changes race with vCPU creation and release. */
+	mem = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer_vcpus, &h));
+	for (i = 0; i < 8; i++) {
+		struct lkvm_memory_region r = {
+			.slot = i, .guest_phys_addr = (__u64)i << 20, .memory_size = 1 << 20,
+			.userspace_addr = (uintptr_t)mem + ((uintptr_t)i << 20),
+		};
+
+		EXPECT_EQ(0, lkvm_ioctl(self->vm, LKVM_SET_MEMORY_REGION, &r));
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	TH_LOG("%d vCPUs created, %d EEXIST", h.created, h.eexist);
+	EXPECT_EQ(0, h.errors);
+	EXPECT_LT(0, h.created);
+	EXPECT_EQ(pinned + 8 * 1024, vm_pin_kb());
+
+	/* Every id the threads used is free again. */
+	for (i = 1; i < 8; i++) {
+		int fd = lkvm_ioctl(self->vm, LKVM_CREATE_VCPU, (void *)(long)i);
+
+		EXPECT_LE(0, fd) TH_LOG("vCPU id %d still taken", i);
+		close(fd);
+	}
+	close(self->vm);
+	close(self->vcpu);
+	self->vm = open("/dev/null", O_RDONLY);
+	self->vcpu = open("/dev/null", O_RDONLY);
+	EXPECT_EQ(pinned, vm_pin_kb());
+	munmap(mem, 8 << 20);
 }
 
 TEST_HARNESS_MAIN
