@@ -110,24 +110,10 @@ TEST_F(vcpu, create_ids)
 	close(fd);
 }
 
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 TEST_F(vcpu, outlives_vm_fd)
 {
 	struct lkvm_memory_region region = { .memory_size = 1 << 20 };
-	long pinned = vm_pin_kb();
+	long pinned = lkvm_vm_pin_kb();
 	struct lkvm_regs r;
 	void *mem;
 
@@ -138,12 +124,12 @@ TEST_F(vcpu, outlives_vm_fd)
 	ASSERT_EQ(0, lkvm_ioctl(self->vm, LKVM_SET_MEMORY_REGION, &region));
 	close(self->vm);
 	self->vm = open("/dev/null", O_RDONLY);
-	EXPECT_EQ(pinned + 1024, vm_pin_kb());
+	EXPECT_EQ(pinned + 1024, lkvm_vm_pin_kb());
 	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_GET_REGS, &r));
 	EXPECT_EQ(0, memcmp(&r, &self->regs, sizeof(r)));
 	close(self->vcpu);
 	self->vcpu = open("/dev/null", O_RDONLY);
-	EXPECT_EQ(pinned, vm_pin_kb());
+	EXPECT_EQ(pinned, lkvm_vm_pin_kb());
 	munmap(mem, 1 << 20);
 }
 
@@ -288,7 +274,7 @@ static void *hammer_vcpus(void *arg)
 TEST_F_TIMEOUT(vcpu, concurrent_create_close, 120)
 {
 	struct hammer h = { .vm = self->vm, .seed = 1 };
-	long pinned = vm_pin_kb();
+	long pinned = lkvm_vm_pin_kb();
 	pthread_t t[4];
 	void *mem;
 	int i;
@@ -311,7 +297,7 @@ TEST_F_TIMEOUT(vcpu, concurrent_create_close, 120)
 	TH_LOG("%d vCPUs created, %d EEXIST", h.created, h.eexist);
 	EXPECT_EQ(0, h.errors);
 	EXPECT_LT(0, h.created);
-	EXPECT_EQ(pinned + 8 * 1024, vm_pin_kb());
+	EXPECT_EQ(pinned + 8 * 1024, lkvm_vm_pin_kb());
 
 	/* Every id the threads used is free again. */
 	for (i = 1; i < 8; i++) {
@@ -324,7 +310,7 @@ TEST_F_TIMEOUT(vcpu, concurrent_create_close, 120)
 	close(self->vcpu);
 	self->vm = open("/dev/null", O_RDONLY);
 	self->vcpu = open("/dev/null", O_RDONLY);
-	EXPECT_EQ(pinned, vm_pin_kb());
+	EXPECT_EQ(pinned, lkvm_vm_pin_kb());
 	munmap(mem, 8 << 20);
 }
 

@@ -21,23 +21,6 @@
 
 #define REGION_SIZE	(2UL << 20)
 
-/* VmPin of this process, in KiB: what the module has pinned for it. */
-static long vm_pin_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /*
  * Pins the kernel holds, all users together: must return to where it was
  * once a call is refused or a VM is closed. VmPin is only the module's own
@@ -84,7 +67,7 @@ FIXTURE_SETUP(vm)
 	self->mem = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
-	self->pin_before = vm_pin_kb();
+	self->pin_before = lkvm_vm_pin_kb();
 	ASSERT_LE(0, self->pin_before);
 	self->pins_before = foll_pins_held();
 	ASSERT_LE(0, self->pins_before);
@@ -115,7 +98,7 @@ static int set_region(int vm, __u32 slot, __u64 gpa, __u64 size, const void *uad
 
 /* A refused call must leave the slot free and nothing pinned. */
 #define EXPECT_UNCHANGED() do {							\
-	EXPECT_EQ(self->pin_before, vm_pin_kb());				\
+	EXPECT_EQ(self->pin_before, lkvm_vm_pin_kb());				\
 	EXPECT_EQ(self->pins_before, foll_pins_held());				\
 	EXPECT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));	\
 } while (0)
@@ -154,17 +137,17 @@ TEST_F(vm, vm_unknown_ioctl_enotty)
 TEST_F(vm, region_pinned_and_released)
 {
 	ASSERT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));
-	EXPECT_EQ(self->pin_before + (long)(REGION_SIZE >> 10), vm_pin_kb());
+	EXPECT_EQ(self->pin_before + (long)(REGION_SIZE >> 10), lkvm_vm_pin_kb());
 	/* Counted per page or per huge page, depending on the backing. */
 	EXPECT_LT(self->pins_before, foll_pins_held());
 	/* More slots, anywhere that does not overlap. */
 	ASSERT_EQ(0, set_region(self->vm, 31, 1ULL << 40, REGION_SIZE / 2, self->mem));
 	ASSERT_EQ(0, set_region(self->vm, 1, REGION_SIZE, 4096, self->mem));
 	EXPECT_EQ(self->pin_before + (long)((REGION_SIZE + REGION_SIZE / 2 + 4096) >> 10),
-		  vm_pin_kb());
+		  lkvm_vm_pin_kb());
 	close(self->vm);
 	self->vm = -1;
-	EXPECT_EQ(self->pin_before, vm_pin_kb());
+	EXPECT_EQ(self->pin_before, lkvm_vm_pin_kb());
 	EXPECT_EQ(self->pins_before, foll_pins_held());
 }
 
@@ -302,7 +285,7 @@ TEST_F(vm, region_slot_in_use_eexist)
 {
 	ASSERT_EQ(0, set_region(self->vm, 0, 0, 4096, self->mem));
 	EXPECT_EQ(-EEXIST, set_region(self->vm, 0, 1ULL << 30, 4096, self->mem));
-	EXPECT_EQ(self->pin_before + 4, vm_pin_kb());
+	EXPECT_EQ(self->pin_before + 4, lkvm_vm_pin_kb());
 }
 
 TEST_F(vm, region_overlap_eexist)
@@ -316,7 +299,7 @@ TEST_F(vm, region_overlap_eexist)
 	EXPECT_EQ(-EEXIST, set_region(self->vm, 1, base - 4096, 8192, self->mem));
 	EXPECT_EQ(-EEXIST, set_region(self->vm, 1, base + size - 4096, 8192, self->mem));
 	EXPECT_EQ(-EEXIST, set_region(self->vm, 1, base - 4096, size + 8192, self->mem));
-	EXPECT_EQ(self->pin_before + (long)(size >> 10), vm_pin_kb());
+	EXPECT_EQ(self->pin_before + (long)(size >> 10), lkvm_vm_pin_kb());
 	/* Right next to it on both sides is fine. */
 	EXPECT_EQ(0, set_region(self->vm, 1, base - 4096, 4096, self->mem));
 	EXPECT_EQ(0, set_region(self->vm, 2, base + size, 4096, self->mem));
@@ -349,7 +332,7 @@ TEST_F(vm, region_over_memlock_limit_enomem)
 	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
 
 	EXPECT_EQ(-ENOMEM, set_region(self->vm, 0, 0, REGION_SIZE, self->mem));
-	EXPECT_EQ(self->pin_before, vm_pin_kb());
+	EXPECT_EQ(self->pin_before, lkvm_vm_pin_kb());
 	EXPECT_EQ(self->pins_before, foll_pins_held());
 	EXPECT_EQ(0, set_region(self->vm, 0, 0, REGION_SIZE / 2, self->mem));
 	EXPECT_EQ(-ENOMEM, set_region(self->vm, 1, REGION_SIZE, 4096, self->mem));

@@ -64,6 +64,22 @@ int lkvm_module_unload(void)
 	return -EBUSY;
 }
 
+long lkvm_vm_pin_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 int lkvm_rdmsr(int cpu, uint32_t msr, uint64_t *val)
 {
 	char path[64];

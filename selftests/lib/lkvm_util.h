@@ -29,6 +29,9 @@ int lkvm_module_load(void);
 /* 0 or -errno from delete_module(), retried while the module is in use. */
 int lkvm_module_unload(void);
 
+/* VmPin of this process in KiB (what is pinned and accounted for it), or -1. */
+long lkvm_vm_pin_kb(void);
+
 /* Read an MSR on @cpu through /dev/cpu/N/msr: 0 or -errno. */
 int lkvm_rdmsr(int cpu, uint32_t msr, uint64_t *val);
 /* Number of CPUs present (cpu0..cpuN-1 in sysfs). */
