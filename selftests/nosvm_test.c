@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Runs in a second test VM whose CPU has no SVM (-cpu max,-svm): loading
+ * Runs in a second test VM whose CPU has no SVM (-cpu qemu64,-svm): loading
  * the module must fail with ENODEV, one kernel log line saying why, and
  * nothing left behind.
  */

@@ -10,7 +10,7 @@
 #
 # usage: run.sh [-t SECONDS] [-o OUTDIR] [-c CPUS] [-m MEM] [-C MODEL] [-q] [-g] [-Q QEMU-ARG]... -- COMMAND...
 #
-#   -C  QEMU CPU model (default max; max,-svm hides SVM)
+#   -C  QEMU CPU model (default max; qemu64,-svm is an AMD CPU without SVM)
 #   -q  do not stream the command's output
 #   -g  start QEMU's gdbstub on localhost:1234 (gdb vmlinux -ex 'target remote :1234')
 #   -Q  pass an extra argument to QEMU, e.g. -Q -d -Q int,guest_errors -Q -D -Q /tmp/q.log
