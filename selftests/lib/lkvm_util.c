@@ -49,6 +49,20 @@ int lkvm_module_load(void)
 	return ret;
 }
 
+int lkvm_module_load_logged(char *log, size_t len, int *nlines)
+{
+	struct lkvm_kmsg kmsg;
+	int ret;
+
+	ret = lkvm_kmsg_open(&kmsg);
+	if (ret)
+		return ret;
+	ret = lkvm_module_load();
+	*nlines = lkvm_kmsg_grep(&kmsg, "lkvm_lite", log, len);
+	lkvm_kmsg_close(&kmsg);
+	return ret;
+}
+
 int lkvm_module_unload(void)
 {
 	int i;

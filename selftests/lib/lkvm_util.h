@@ -32,6 +32,26 @@ int lkvm_module_unload(void);
 /* VmPin of this process in KiB (what is pinned and accounted for it), or -1. */
 long lkvm_vm_pin_kb(void);
 
+/*
+ * Try to load the module and collect what it logged: the load's result
+ * (0 or -errno), its log lines in @log, their number in @nlines.
+ */
+int lkvm_module_load_logged(char *log, size_t len, int *nlines);
+
+/*
+ * In a harness test: loading must fail with @err, log exactly one line
+ * that contains @why, and leave neither module nor device behind.
+ */
+#define EXPECT_LOAD_REFUSED(err, why) do {					\
+	char __log[1024];							\
+	int __n = -1;								\
+	EXPECT_EQ(err, lkvm_module_load_logged(__log, sizeof(__log), &__n));	\
+	EXPECT_EQ(1, __n) TH_LOG("want one kernel log line, got %d:\n%s", __n, __log); \
+	EXPECT_NE(NULL, strstr(__log, why)) TH_LOG("log does not say why: %s", __log); \
+	EXPECT_FALSE(lkvm_module_loaded());					\
+	EXPECT_NE(0, access(LKVM_DEV_PATH, F_OK));				\
+} while (0)
+
 /* Read an MSR on @cpu through /dev/cpu/N/msr: 0 or -errno. */
 int lkvm_rdmsr(int cpu, uint32_t msr, uint64_t *val);
 /* Number of CPUs present (cpu0..cpuN-1 in sysfs). */
