@@ -14,9 +14,13 @@ out=${1:?usage: mkinitramfs.sh OUTPUT}
 kver=$(lkvm_vm_kver)
 [ -n "$kver" ] || { echo "mkinitramfs: no Debian kernel in /boot (make deps)" >&2; exit 1; }
 busybox=$(command -v busybox || true)
-# A static binary has no program interpreter.
-[ -n "$busybox" ] && ! readelf -l "$busybox" | grep -q 'interpreter' ||
-	{ echo "mkinitramfs: no static busybox (install busybox-static)" >&2; exit 1; }
+# A static binary has no program interpreter. (Read the headers first: a
+# grep -q that stops early would make readelf fail under pipefail.)
+headers=$([ -n "$busybox" ] && readelf -l "$busybox" 2>/dev/null || echo interpreter)
+if grep -q 'interpreter' <<< "$headers"; then
+	echo "mkinitramfs: no static busybox (install busybox-static)" >&2
+	exit 1
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
