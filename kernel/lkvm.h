@@ -3,17 +3,71 @@
 #ifndef LKVM_LKVM_H
 #define LKVM_LKVM_H
 
+#include <linux/bitmap.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <asm/fpu/api.h>
+#include <asm/svm.h>
+
+#include <linux/lkvm_lite.h>
+#include "emulate.h"
 
 /* svm.c: ownership of AMD SVM on every online CPU */
 int lkvm_svm_init(void);
 void lkvm_svm_exit(void);
 u64 lkvm_svm_cap(u32 cap);
+u64 lkvm_svm_iopm_pa(void);
+u64 lkvm_svm_msrpm_pa(void);
 
-struct lkvm_vm;
+/* Where a vCPU's ASID is valid: one CPU, one generation of its ASIDs. */
+struct lkvm_asid {
+	int cpu;
+	u64 generation;
+	u32 asid;
+};
+
+bool lkvm_svm_prepare_run(struct lkvm_asid *a, u64 *host_save_pa, bool *flush_all);
+
+/* vmenter.S */
+void lkvm_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 
 /* Four-level nested page tables map 48 bits of guest physical space. */
 #define LKVM_GUEST_PHYS_BITS	48
+#define LKVM_NR_MEMORY_SLOTS	32
+#define LKVM_MAX_VCPUS		64
+
+struct lkvm_memslot {
+	u64 gpa;		/* guest physical start, page aligned */
+	u64 npages;		/* 0: the slot is free; written last (release) */
+	u64 uaddr;		/* where the memory is in the creator's address space */
+	struct page **pages;	/* pinned, npages of them */
+};
+
+struct lkvm_vm {
+	/* The VM file and each vCPU file hold one. */
+	struct kref ref;
+	/* The creating process's mm: the only one that may add memory. */
+	struct mm_struct *mm;
+	/*
+	 * Serializes changes to @slots, the nested page tables and the test
+	 * exits; held while pinning, which can be long. Slots are only ever
+	 * added while the VM lives, so vCPUs read them without it.
+	 */
+	struct mutex lock;
+	struct lkvm_memslot slots[LKVM_NR_MEMORY_SLOTS];
+	/*
+	 * The ids of the vCPUs that exist or are being created. Atomic bit
+	 * operations only, so that closing a vCPU never waits for a pin.
+	 */
+	DECLARE_BITMAP(vcpu_ids, LKVM_MAX_VCPUS);
+	/* Nested page tables (npt.c), under @lock. */
+	struct page *npt_root;
+	int npt_levels;
+	/* Test-only exits (LKVM_SET_TEST_EXITS); read by vCPUs with READ_ONCE. */
+	struct lkvm_test_exits test_exits;
+};
 
 /* vm.c: VMs and their guest memory */
 long lkvm_create_vm(unsigned long arg);
@@ -23,7 +77,137 @@ void lkvm_vm_put(struct lkvm_vm *vm);
 /* A vCPU's file is gone (or was never made): its id is free again. */
 void lkvm_vm_vcpu_gone(struct lkvm_vm *vm, u32 id);
 
+/* npt.c: nested page tables built from the memory slots */
+int lkvm_npt_init(struct lkvm_vm *vm);
+void lkvm_npt_free(struct lkvm_vm *vm);
+int lkvm_npt_map(struct lkvm_vm *vm, u64 gpa, struct page **pages, u64 npages);
+
+/* General registers in x86 encoding order; RAX and RSP live in the VMCB. */
+enum lkvm_gpr {
+	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+	NR_LKVM_GPRS
+};
+
+/* posted_irq.c: interrupts any context may post to a vCPU */
+struct lkvm_pi_desc {
+	/* One bit per vector; set by any context, taken by the vCPU. */
+	DECLARE_BITMAP(pir, 256);
+	/* Outstanding notification: some bit of @pir is set. */
+	unsigned long on;
+};
+
+/* A read the guest is waiting for, completed by the next LKVM_RUN. */
+struct lkvm_pending_read {
+	bool pending;
+	bool mmio;		/* else a port read into RAX */
+	u8 size;		/* port reads: 1, 2 or 4 bytes */
+	struct lkvm_insn insn;	/* MMIO: how the load writes its register */
+};
+
+enum lkvm_vcpu_mode {
+	LKVM_OUTSIDE_GUEST,
+	LKVM_IN_GUEST,
+};
+
+struct lkvm_vcpu {
+	struct lkvm_vm *vm;	/* holds a reference */
+	u32 id;
+	/* Serializes this vCPU's ioctls, LKVM_RUN included. */
+	struct mutex mutex;
+	struct vmcb *vmcb;
+	u64 vmcb_pa;
+	/* What VMRUN does not switch; the RAX and RSP slots are unused. */
+	u64 gprs[NR_LKVM_GPRS];
+	struct fpu_guest fpu;
+	/* The guest's XCR0, loaded around VMRUN while its CR4.OSXSAVE is set. */
+	u64 xcr0;
+	u32 pkru;
+	struct lkvm_asid asid;
+	/* The physical CPU it runs on, and whether in guest mode (for kicks). */
+	int cpu;
+	int mode;
+	/* Halted in HLT until an interrupt it can take, across LKVM_RUN calls. */
+	bool halted;
+	wait_queue_head_t wq;
+	struct lkvm_pi_desc pi;
+	struct lkvm_pending_read read;
+	u64 mtrr_def_type;
+	/* Filled as exits happen; copied out when LKVM_RUN returns 0. */
+	struct lkvm_run run;
+	u64 stats[LKVM_VCPU_NR_STATS];
+};
+
+static inline u64 lkvm_gpr_read(struct lkvm_vcpu *vcpu, int reg)
+{
+	if (reg == GPR_RAX)
+		return vcpu->vmcb->save.rax;
+	if (reg == GPR_RSP)
+		return vcpu->vmcb->save.rsp;
+	return vcpu->gprs[reg];
+}
+
+static inline void lkvm_gpr_write(struct lkvm_vcpu *vcpu, int reg, u64 val)
+{
+	if (reg == GPR_RAX)
+		vcpu->vmcb->save.rax = val;
+	else if (reg == GPR_RSP)
+		vcpu->vmcb->save.rsp = val;
+	else
+		vcpu->gprs[reg] = val;
+}
+
+static inline void lkvm_stat_inc(struct lkvm_vcpu *vcpu, int stat)
+{
+	vcpu->stats[stat]++;
+}
+
 /* vcpu.c: vCPU files and register state */
 int lkvm_vcpu_create(struct lkvm_vm *vm, u32 id);
+void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu);
+
+/* run.c: LKVM_RUN */
+long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun);
+void lkvm_vcpu_init_vmcb(struct lkvm_vcpu *vcpu);
+void lkvm_inject_exception(struct lkvm_vcpu *vcpu, u8 vector, bool has_error, u32 error);
+#define lkvm_inject_gp(vcpu)	lkvm_inject_exception(vcpu, GP_VECTOR, true, 0)
+#define lkvm_inject_ud(vcpu)	lkvm_inject_exception(vcpu, UD_VECTOR, false, 0)
+
+/*
+ * exit.c: the exit handlers. A handler returns 1 to go on running the
+ * guest, 0 to return to userspace with vcpu->run filled in, or -errno.
+ */
+int lkvm_handle_exit(struct lkvm_vcpu *vcpu);
+/* Skip the instruction that exited, @len bytes long. */
+void lkvm_skip_insn(struct lkvm_vcpu *vcpu, unsigned int len);
+int lkvm_internal_error(struct lkvm_vcpu *vcpu, u32 suberror);
+/* Complete a test-port or test-MMIO read with what userspace put in @run. */
+void lkvm_complete_read(struct lkvm_vcpu *vcpu, const struct lkvm_run *run);
+
+/* cpuid.c */
+void lkvm_cpuid(struct lkvm_vcpu *vcpu, u32 leaf, u32 subleaf, u32 *eax, u32 *ebx,
+		u32 *ecx, u32 *edx);
+u64 lkvm_guest_xcr0_allowed(void);
+
+/* msr.c: 0 on success, -EINVAL for an MSR the guest gets #GP for */
+int lkvm_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val);
+int lkvm_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
+
+/* gmem.c: guest memory through the kernel's mapping of the pinned pages */
+struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa);
+int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len);
+int lkvm_write_guest(struct lkvm_vm *vm, u64 gpa, const void *buf, unsigned int len);
+/* Guest virtual to guest physical under the vCPU's paging mode; -EFAULT if unmapped. */
+int lkvm_gva_to_gpa(struct lkvm_vcpu *vcpu, u64 gva, u64 *gpa);
+
+/* iobus.c: the port and MMIO buses */
+int lkvm_io_access(struct lkvm_vcpu *vcpu, u16 port, u8 size, bool in, u32 *val);
+int lkvm_mmio_access(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val);
+
+/* posted_irq.c */
+void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector);
+bool lkvm_pi_pending(struct lkvm_vcpu *vcpu);
+void lkvm_pi_inject(struct lkvm_vcpu *vcpu);
+bool lkvm_vcpu_interruptible(struct lkvm_vcpu *vcpu);
 
 #endif /* LKVM_LKVM_H */

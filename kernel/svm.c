@@ -33,8 +33,17 @@
 struct lkvm_svm_cpu {
 	/* Host save area: VMRUN stores host state here, #VMEXIT reloads it. */
 	struct page *hsave;
+	/* What VMSAVE keeps of the host while a guest runs (FS, GS, TR...). */
+	struct page *host_save;
 	/* We set EFER.SVME on this CPU. Only read and written on this CPU. */
 	bool enabled;
+	/*
+	 * ASIDs handed out on this CPU in the current generation; when they
+	 * run out, a new generation starts with a flush of every ASID. Only
+	 * touched on this CPU with IRQs off.
+	 */
+	u32 next_asid;
+	u64 asid_generation;
 };
 
 static DEFINE_PER_CPU(struct lkvm_svm_cpu, lkvm_svm_cpu);
@@ -42,6 +51,16 @@ static DEFINE_PER_CPU(struct lkvm_svm_cpu, lkvm_svm_cpu);
 static enum cpuhp_state lkvm_svm_hp_state;
 /* Host CPUID 0x8000000A, read once at load for the capability queries. */
 static u32 lkvm_svm_nr_asids, lkvm_svm_features;
+
+/*
+ * Intercept every port and every MSR: one all-ones I/O and MSR permission
+ * map serves all vCPUs, since the hardware only reads them.
+ */
+#define LKVM_IOPM_SIZE		(3 * PAGE_SIZE)	/* 12 KiB, AMD APM vol. 2, 15.10.1 */
+#define LKVM_MSRPM_SIZE		(2 * PAGE_SIZE)	/* 8 KiB, AMD APM vol. 2, 15.11 */
+#define LKVM_IOPM_ORDER		get_order(LKVM_IOPM_SIZE)
+#define LKVM_MSRPM_ORDER	get_order(LKVM_MSRPM_SIZE)
+static struct page *lkvm_svm_iopm, *lkvm_svm_msrpm;
 
 /* Set by the reboot notifier: no CPU may take SVM again after that. */
 static bool lkvm_svm_rebooting;
@@ -88,6 +107,12 @@ static int lkvm_svm_cpu_enable(unsigned int cpu)
 		wrmsrl(MSR_EFER, efer | EFER_SVME);
 		wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 		sc->enabled = true;
+		/*
+		 * Another hypervisor may have left TLB entries under any ASID:
+		 * the first ASID handed out here starts a generation, which
+		 * flushes them all.
+		 */
+		sc->next_asid = lkvm_svm_nr_asids;
 	}
 	local_irq_restore(flags);
 
@@ -180,8 +205,17 @@ static void lkvm_svm_free_hsave(void)
 
 		if (sc->hsave)
 			__free_page(sc->hsave);
+		if (sc->host_save)
+			__free_page(sc->host_save);
 		sc->hsave = NULL;
+		sc->host_save = NULL;
 	}
+	if (lkvm_svm_iopm)
+		__free_pages(lkvm_svm_iopm, LKVM_IOPM_ORDER);
+	if (lkvm_svm_msrpm)
+		__free_pages(lkvm_svm_msrpm, LKVM_MSRPM_ORDER);
+	lkvm_svm_iopm = NULL;
+	lkvm_svm_msrpm = NULL;
 }
 
 static int lkvm_svm_alloc_hsave(void)
@@ -192,12 +226,21 @@ static int lkvm_svm_alloc_hsave(void)
 		struct lkvm_svm_cpu *sc = per_cpu_ptr(&lkvm_svm_cpu, cpu);
 
 		sc->hsave = alloc_pages_node(cpu_to_node(cpu), GFP_KERNEL | __GFP_ZERO, 0);
-		if (!sc->hsave) {
-			lkvm_svm_free_hsave();
-			return -ENOMEM;
-		}
+		sc->host_save = alloc_pages_node(cpu_to_node(cpu), GFP_KERNEL | __GFP_ZERO, 0);
+		if (!sc->hsave || !sc->host_save)
+			goto out_free;
 	}
+	lkvm_svm_iopm = alloc_pages(GFP_KERNEL, LKVM_IOPM_ORDER);
+	lkvm_svm_msrpm = alloc_pages(GFP_KERNEL, LKVM_MSRPM_ORDER);
+	if (!lkvm_svm_iopm || !lkvm_svm_msrpm)
+		goto out_free;
+	memset(page_address(lkvm_svm_iopm), 0xff, PAGE_SIZE << LKVM_IOPM_ORDER);
+	memset(page_address(lkvm_svm_msrpm), 0xff, PAGE_SIZE << LKVM_MSRPM_ORDER);
 	return 0;
+
+out_free:
+	lkvm_svm_free_hsave();
+	return -ENOMEM;
 }
 
 int lkvm_svm_init(void)
@@ -264,6 +307,46 @@ void lkvm_svm_exit(void)
 	unregister_syscore_ops(&lkvm_svm_syscore_ops);
 	cpuhp_remove_state(lkvm_svm_hp_state);
 	lkvm_svm_free_hsave();
+}
+
+u64 lkvm_svm_iopm_pa(void)
+{
+	return page_to_phys(lkvm_svm_iopm);
+}
+
+u64 lkvm_svm_msrpm_pa(void)
+{
+	return page_to_phys(lkvm_svm_msrpm);
+}
+
+/*
+ * Called with IRQs off right before VMRUN: false if this CPU does not
+ * have SVM from us (it was taken away for reboot or suspend). Gives the
+ * vCPU an ASID valid on this CPU, asking for a flush of all ASIDs when a
+ * new generation starts.
+ */
+bool lkvm_svm_prepare_run(struct lkvm_asid *a, u64 *host_save_pa, bool *flush_all)
+{
+	struct lkvm_svm_cpu *sc = this_cpu_ptr(&lkvm_svm_cpu);
+	int cpu = smp_processor_id();
+
+	lockdep_assert_irqs_disabled();
+	if (!sc->enabled)
+		return false;
+	*host_save_pa = page_to_phys(sc->host_save);
+	*flush_all = false;
+	if (a->cpu == cpu && a->generation == sc->asid_generation)
+		return true;
+	/* ASID 0 is the host's. */
+	if (sc->next_asid >= lkvm_svm_nr_asids) {
+		sc->asid_generation++;
+		sc->next_asid = 1;
+		*flush_all = true;
+	}
+	a->asid = sc->next_asid++;
+	a->cpu = cpu;
+	a->generation = sc->asid_generation;
+	return true;
 }
 
 u64 lkvm_svm_cap(u32 cap)

@@ -11,6 +11,7 @@
  */
 #include <linux/anon_inodes.h>
 #include <linux/fs.h>
+#include <linux/io.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -23,22 +24,6 @@
 
 #include <linux/lkvm_lite.h>
 #include "lkvm.h"
-
-enum lkvm_gpr {
-	GPR_RBX, GPR_RCX, GPR_RDX, GPR_RSI, GPR_RDI, GPR_RBP,
-	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
-	NR_LKVM_GPRS
-};
-
-struct lkvm_vcpu {
-	struct lkvm_vm *vm;	/* holds a reference */
-	u32 id;
-	/* Serializes this vCPU's ioctls. */
-	struct mutex mutex;
-	struct vmcb *vmcb;
-	/* What VMRUN does not switch; RAX and RSP are in the VMCB. */
-	u64 gprs[NR_LKVM_GPRS];
-};
 
 #define SEG_ATTRIB_MASK		0x0fffULL
 #define SEG_ATTRIB_L		BIT(9)
@@ -85,12 +70,22 @@ static void lkvm_seg_set(struct vmcb_seg *seg, u16 selector, u16 attrib, u32 lim
 	seg->base = base;
 }
 
-/* The architectural state after RESET (AMD APM vol. 2, 14.1.3). */
-static void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
+/*
+ * The architectural state after RESET (AMD APM vol. 2, 14.1.3); also what
+ * a shutdown leaves, as a PC's chipset resets a CPU that shut down.
+ */
+void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 {
 	struct vmcb_save_area *save = &vcpu->vmcb->save;
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
 
 	memset(vcpu->gprs, 0, sizeof(vcpu->gprs));
+	c->event_inj = 0;
+	c->int_state = 0;
+	c->int_ctl &= ~V_TPR_MASK;
+	vcpu->halted = false;
+	vcpu->read.pending = false;
+	vcpu->xcr0 = XFEATURE_MASK_FP;
 	/* RDX holds the processor signature, as CPUID 1 EAX reports it. */
 	vcpu->gprs[GPR_RDX] = cpuid_eax(1);
 	memset(save, 0, sizeof(*save));
@@ -259,13 +254,38 @@ static long lkvm_vcpu_set_sregs(struct lkvm_vcpu *vcpu, const struct lkvm_sregs 
 	return 0;
 }
 
+/* Any thread, even while the vCPU runs: no vCPU mutex. */
+static long lkvm_vcpu_interrupt(struct lkvm_vcpu *vcpu, const struct lkvm_interrupt __user *uirq)
+{
+	struct lkvm_interrupt irq;
+
+	if (copy_from_user(&irq, uirq, sizeof(irq)))
+		return -EFAULT;
+	/* Vectors below 32 are exceptions, not interrupts. */
+	if (irq.flags || irq.vector < 32 || irq.vector > 255)
+		return -EINVAL;
+	lkvm_pi_post(vcpu, irq.vector);
+	return 0;
+}
+
+static long lkvm_vcpu_get_stats(struct lkvm_vcpu *vcpu, struct lkvm_vcpu_stats __user *ustats)
+{
+	BUILD_BUG_ON(LKVM_VCPU_NR_STATS_USED > LKVM_VCPU_NR_STATS);
+	BUILD_BUG_ON(sizeof(vcpu->stats) != sizeof(*ustats));
+	return copy_to_user(ustats, vcpu->stats, sizeof(vcpu->stats)) ? -EFAULT : 0;
+}
+
 static long lkvm_vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
 	struct lkvm_vcpu *vcpu = filp->private_data;
 	void __user *argp = (void __user *)arg;
 	long ret;
 
-	mutex_lock(&vcpu->mutex);
+	if (cmd == LKVM_INTERRUPT)
+		return lkvm_vcpu_interrupt(vcpu, argp);
+	/* A vCPU is run by one thread at a time; a second caller waits, killably. */
+	if (mutex_lock_killable(&vcpu->mutex))
+		return -EINTR;
 	switch (cmd) {
 	case LKVM_GET_REGS:
 		ret = lkvm_vcpu_get_regs(vcpu, argp);
@@ -279,6 +299,12 @@ static long lkvm_vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long a
 	case LKVM_SET_SREGS:
 		ret = lkvm_vcpu_set_sregs(vcpu, argp);
 		break;
+	case LKVM_RUN:
+		ret = lkvm_vcpu_run(vcpu, argp);
+		break;
+	case LKVM_GET_VCPU_STATS:
+		ret = lkvm_vcpu_get_stats(vcpu, argp);
+		break;
 	default:
 		ret = -ENOTTY;
 	}
@@ -288,6 +314,7 @@ static long lkvm_vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long a
 
 static void lkvm_vcpu_free(struct lkvm_vcpu *vcpu)
 {
+	fpu_free_guest_fpstate(&vcpu->fpu);
 	free_page((unsigned long)vcpu->vmcb);
 	mutex_destroy(&vcpu->mutex);
 	kfree(vcpu);
@@ -326,9 +353,17 @@ int lkvm_vcpu_create(struct lkvm_vm *vm, u32 id)
 		kfree(vcpu);
 		return -ENOMEM;
 	}
+	if (!fpu_alloc_guest_fpstate(&vcpu->fpu)) {
+		free_page((unsigned long)vcpu->vmcb);
+		kfree(vcpu);
+		return -ENOMEM;
+	}
+	vcpu->vmcb_pa = virt_to_phys(vcpu->vmcb);
 	mutex_init(&vcpu->mutex);
+	init_waitqueue_head(&vcpu->wq);
 	vcpu->vm = vm;
 	vcpu->id = id;
+	lkvm_vcpu_init_vmcb(vcpu);
 	lkvm_vcpu_reset(vcpu);
 
 	lkvm_vm_get(vm);

@@ -28,35 +28,11 @@
 #include <linux/lkvm_lite.h>
 #include "lkvm.h"
 
-#define LKVM_NR_MEMORY_SLOTS	32
-#define LKVM_MAX_VCPUS		64
 /*
  * Pin and unpin big regions in chunks, rescheduling between them: a region
  * may be as large as the host's RAM.
  */
 #define LKVM_PIN_CHUNK		BIT_ULL(18)
-
-struct lkvm_memslot {
-	u64 gpa;		/* guest physical start, page aligned */
-	u64 npages;		/* 0: the slot is free */
-	u64 uaddr;		/* where the memory is in the creator's address space */
-	struct page **pages;	/* pinned, npages of them */
-};
-
-struct lkvm_vm {
-	/* The VM file and each vCPU file hold one. */
-	struct kref ref;
-	/* The creating process's mm: the only one that may add memory. */
-	struct mm_struct *mm;
-	/* Serializes changes to @slots; held while pinning, which can be long. */
-	struct mutex lock;
-	struct lkvm_memslot slots[LKVM_NR_MEMORY_SLOTS];
-	/*
-	 * The ids of the vCPUs that exist or are being created. Atomic bit
-	 * operations only, so that closing a vCPU never waits for a pin.
-	 */
-	DECLARE_BITMAP(vcpu_ids, LKVM_MAX_VCPUS);
-};
 
 static int lkvm_account_pinned(struct mm_struct *mm, u64 npages)
 {
@@ -209,10 +185,19 @@ static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
 	slot->gpa = r.guest_phys_addr;
 	slot->uaddr = r.userspace_addr;
 	slot->pages = pages;
-	slot->npages = npages;
+	ret = lkvm_npt_map(vm, slot->gpa, pages, npages);
+	if (ret)
+		goto out_unpin;
+	/*
+	 * Publish last: pairs with the acquire in lkvm_gpa_to_page(), which
+	 * vCPUs run without @lock.
+	 */
+	smp_store_release(&slot->npages, npages);
 	mutex_unlock(&vm->lock);
 	return 0;
 
+out_unpin:
+	lkvm_unpin(pages, npages, false);
 out_free:
 	kvfree(pages);
 out_unaccount:
@@ -241,6 +226,41 @@ static long lkvm_vm_create_vcpu(struct lkvm_vm *vm, unsigned long id)
 	return fd;
 }
 
+static long lkvm_vm_set_test_exits(struct lkvm_vm *vm, const struct lkvm_test_exits __user *ut)
+{
+	struct lkvm_test_exits t;
+	long ret = 0;
+	int i;
+
+	if (copy_from_user(&t, ut, sizeof(t)))
+		return -EFAULT;
+	if ((t.flags & ~(LKVM_TEST_EXIT_IO | LKVM_TEST_EXIT_MMIO)) || t.pad)
+		return -EINVAL;
+	if (!(t.flags & LKVM_TEST_EXIT_IO) && t.io_port)
+		return -EINVAL;
+	if (!(t.flags & LKVM_TEST_EXIT_MMIO) && (t.mmio_gpa || t.mmio_size))
+		return -EINVAL;
+	if ((t.flags & LKVM_TEST_EXIT_MMIO) &&
+	    (!t.mmio_size || t.mmio_gpa >= BIT_ULL(LKVM_GUEST_PHYS_BITS) ||
+	     t.mmio_size > BIT_ULL(LKVM_GUEST_PHYS_BITS) - t.mmio_gpa))
+		return -EINVAL;
+
+	mutex_lock(&vm->lock);
+	/* Guest RAM never faults, so a test range over it would never exit. */
+	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
+		if ((t.flags & LKVM_TEST_EXIT_MMIO) &&
+		    lkvm_overlaps(&vm->slots[i], t.mmio_gpa, t.mmio_size))
+			ret = -EEXIST;
+	if (!ret) {
+		WRITE_ONCE(vm->test_exits.io_port, t.io_port);
+		WRITE_ONCE(vm->test_exits.mmio_gpa, t.mmio_gpa);
+		WRITE_ONCE(vm->test_exits.mmio_size, t.mmio_size);
+		WRITE_ONCE(vm->test_exits.flags, t.flags);
+	}
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
 void lkvm_vm_vcpu_gone(struct lkvm_vm *vm, u32 id)
 {
 	clear_bit(id, vm->vcpu_ids);
@@ -255,6 +275,8 @@ static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg
 		return lkvm_vm_set_memory_region(vm, (void __user *)arg);
 	case LKVM_CREATE_VCPU:
 		return lkvm_vm_create_vcpu(vm, arg);
+	case LKVM_SET_TEST_EXITS:
+		return lkvm_vm_set_test_exits(vm, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -268,6 +290,7 @@ static void lkvm_vm_free(struct kref *ref)
 	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
 		if (vm->slots[i].npages)
 			lkvm_memslot_free(vm, &vm->slots[i]);
+	lkvm_npt_free(vm);
 	mmdrop(vm->mm);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
@@ -309,11 +332,16 @@ long lkvm_create_vm(unsigned long arg)
 		return -ENOMEM;
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
+	if (lkvm_npt_init(vm)) {
+		kfree(vm);
+		return -ENOMEM;
+	}
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
 
 	fd = anon_inode_getfd("lkvm-vm", &lkvm_vm_fops, vm, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
+		lkvm_npt_free(vm);
 		mmdrop(vm->mm);
 		mutex_destroy(&vm->lock);
 		kfree(vm);
@@ -332,6 +360,12 @@ u64 lkvm_vm_cap(u32 cap)
 		return LKVM_GUEST_PHYS_BITS;
 	case LKVM_CAP_MAX_VCPUS:
 		return LKVM_MAX_VCPUS;
+	case LKVM_CAP_RUN:
+		return 1;
+	case LKVM_CAP_TEST_EXITS:
+		return LKVM_TEST_EXIT_IO | LKVM_TEST_EXIT_MMIO;
+	case LKVM_CAP_VCPU_STATS:
+		return LKVM_VCPU_NR_STATS;
 	default:
 		return 0;
 	}

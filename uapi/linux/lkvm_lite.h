@@ -28,6 +28,9 @@
 #define LKVM_CAP_NR_MEMORY_SLOTS 5	/* value: memory slots per VM */
 #define LKVM_CAP_GUEST_PHYS_BITS 6	/* value: guest physical addresses are below 1 << value */
 #define LKVM_CAP_MAX_VCPUS	7	/* value: vCPU ids are below this */
+#define LKVM_CAP_RUN		8	/* value: 1, LKVM_RUN runs guests */
+#define LKVM_CAP_TEST_EXITS	9	/* value: the LKVM_TEST_EXIT_* flags supported */
+#define LKVM_CAP_VCPU_STATS	10	/* value: LKVM_VCPU_NR_STATS */
 
 /**
  * struct lkvm_cap - argument of LKVM_CHECK_CAP
@@ -105,6 +108,139 @@ struct lkvm_sregs {
 	__u64 reserved[4];
 };
 
+/**
+ * struct lkvm_test_exits - argument of LKVM_SET_TEST_EXITS
+ * @flags:     in: LKVM_TEST_EXIT_IO and/or LKVM_TEST_EXIT_MMIO, or 0 for none
+ * @io_port:   in: with LKVM_TEST_EXIT_IO, the port whose accesses (any size)
+ *             return from LKVM_RUN as LKVM_EXIT_TEST_IO; else must be zero
+ * @pad:       must be zero
+ * @mmio_gpa:  in: with LKVM_TEST_EXIT_MMIO, start of a guest physical range,
+ *             outside every memory region, whose accesses return as
+ *             LKVM_EXIT_TEST_MMIO; else must be zero
+ * @mmio_size: in: its size in bytes, not zero; else must be zero
+ *
+ * Test-only exits: a selftest asks for them, a VMM never needs them.
+ */
+struct lkvm_test_exits {
+	__u32 flags;
+	__u16 io_port;
+	__u16 pad;
+	__u64 mmio_gpa;
+	__u64 mmio_size;
+};
+
+#define LKVM_TEST_EXIT_IO	0x1U
+#define LKVM_TEST_EXIT_MMIO	0x2U
+
+/* Why LKVM_RUN returned 0: lkvm_run.exit_reason */
+#define LKVM_EXIT_SHUTDOWN	1	/* the guest shut down (triple fault) */
+#define LKVM_EXIT_INTERNAL_ERROR 2	/* the module could not go on: see @internal */
+#define LKVM_EXIT_TEST_IO	3	/* an access to the test port: see @io */
+#define LKVM_EXIT_TEST_MMIO	4	/* an access to the test MMIO range: see @mmio */
+
+/* lkvm_run.internal.suberror */
+#define LKVM_INTERNAL_UNHANDLED_EXIT	1	/* an SVM exit code with no handler */
+#define LKVM_INTERNAL_EMULATION		2	/* an MMIO instruction not decoded */
+#define LKVM_INTERNAL_VMRUN_FAILED	3	/* VMRUN refused the state (SVM_EXIT_ERR) */
+#define LKVM_INTERNAL_FETCH		4	/* the instruction could not be read */
+
+/**
+ * struct lkvm_run - argument of LKVM_RUN
+ * @flags:       in: must be zero
+ * @exit_reason: out: LKVM_EXIT_*
+ * @exit_code:   out: the SVM exit code of the last #VMEXIT
+ * @exit_info1:  out: its EXITINFO1
+ * @exit_info2:  out: its EXITINFO2
+ * @rip:         out: guest RIP of the instruction that exited
+ * @io:          LKVM_EXIT_TEST_IO: @port, @size (1, 2 or 4), @is_write and,
+ *               for a write, @data; a read returns @data as it is when
+ *               LKVM_RUN is called next
+ * @mmio:        LKVM_EXIT_TEST_MMIO: @gpa, @size (1, 2, 4 or 8), @is_write
+ *               and, for a write, @data; a read completes with @data as it
+ *               is when LKVM_RUN is called next
+ * @internal:    LKVM_EXIT_INTERNAL_ERROR: @suberror (LKVM_INTERNAL_*), and
+ *               the first @insn_len bytes of the instruction at @rip if known
+ *
+ * The guest's RIP has already moved past a test-port or test-MMIO access
+ * when LKVM_RUN returns; the next LKVM_RUN completes a read and goes on.
+ */
+struct lkvm_run {
+	__u32 flags;
+	__u32 exit_reason;
+	__u64 exit_code;
+	__u64 exit_info1;
+	__u64 exit_info2;
+	__u64 rip;
+	union {
+		struct {
+			__u16 port;
+			__u8 size;
+			__u8 is_write;
+			__u32 pad;
+			__u64 data;
+		} io;
+		struct {
+			__u64 gpa;
+			__u8 size;
+			__u8 is_write;
+			__u8 pad[6];
+			__u64 data;
+		} mmio;
+		struct {
+			__u32 suberror;
+			__u32 insn_len;
+			__u8 insn[16];
+		} internal;
+		__u64 pad[8];
+	};
+};
+
+/**
+ * struct lkvm_interrupt - argument of LKVM_INTERRUPT
+ * @vector: in: 32 .. 255
+ * @flags:  in: must be zero
+ */
+struct lkvm_interrupt {
+	__u32 vector;
+	__u32 flags;
+};
+
+/* Indexes into lkvm_vcpu_stats.stat; never renumbered. */
+enum {
+	LKVM_STAT_EXITS,		/* every #VMEXIT */
+	LKVM_STAT_USERSPACE_EXITS,	/* LKVM_RUN returned with an exit reason */
+	LKVM_STAT_SIGNAL_EXITS,		/* LKVM_RUN returned -EINTR */
+	LKVM_STAT_CPUID,
+	LKVM_STAT_MSR_READ,
+	LKVM_STAT_MSR_WRITE,
+	LKVM_STAT_HLT,
+	LKVM_STAT_IO,
+	LKVM_STAT_MMIO,
+	LKVM_STAT_INTR,			/* a host interrupt arrived in guest mode */
+	LKVM_STAT_NMI,
+	LKVM_STAT_SHUTDOWN,
+	LKVM_STAT_CR_WRITE,
+	LKVM_STAT_XSETBV,
+	LKVM_STAT_EXCEPTION_INJECTED,	/* faults the module raised in the guest */
+	LKVM_STAT_IRQ_INJECTED,		/* interrupts handed to the guest */
+	LKVM_STAT_HALT_WAKEUPS,
+	LKVM_STAT_UNCLAIMED_IO,		/* port accesses no device claimed */
+	LKVM_STAT_UNCLAIMED_MMIO,	/* accesses outside memory no device claimed */
+	LKVM_STAT_OTHER_EXITS,		/* exits no counter above names */
+	LKVM_VCPU_NR_STATS_USED
+};
+
+#define LKVM_VCPU_NR_STATS	64
+
+/**
+ * struct lkvm_vcpu_stats - argument of LKVM_GET_VCPU_STATS
+ * @stat: out: counters since the vCPU was created, indexed by LKVM_STAT_*;
+ *        unused entries read as zero
+ */
+struct lkvm_vcpu_stats {
+	__u64 stat[LKVM_VCPU_NR_STATS];
+};
+
 /* ioctls on /dev/lkvm_lite */
 #define LKVM_GET_API_VERSION	_IO(LKVMIO, 0x00)
 #define LKVM_CHECK_CAP		_IOWR(LKVMIO, 0x01, struct lkvm_cap)
@@ -113,11 +249,15 @@ struct lkvm_sregs {
 /* ioctls on a VM file descriptor */
 #define LKVM_SET_MEMORY_REGION	_IOW(LKVMIO, 0x10, struct lkvm_memory_region)
 #define LKVM_CREATE_VCPU	_IO(LKVMIO, 0x11)
+#define LKVM_SET_TEST_EXITS	_IOW(LKVMIO, 0x12, struct lkvm_test_exits)
 
 /* ioctls on a vCPU file descriptor */
 #define LKVM_GET_REGS		_IOR(LKVMIO, 0x20, struct lkvm_regs)
 #define LKVM_SET_REGS		_IOW(LKVMIO, 0x21, struct lkvm_regs)
 #define LKVM_GET_SREGS		_IOR(LKVMIO, 0x22, struct lkvm_sregs)
 #define LKVM_SET_SREGS		_IOW(LKVMIO, 0x23, struct lkvm_sregs)
+#define LKVM_RUN		_IOWR(LKVMIO, 0x24, struct lkvm_run)
+#define LKVM_INTERRUPT		_IOW(LKVMIO, 0x25, struct lkvm_interrupt)
+#define LKVM_GET_VCPU_STATS	_IOR(LKVMIO, 0x26, struct lkvm_vcpu_stats)
 
 #endif /* _UAPI_LINUX_LKVM_LITE_H */

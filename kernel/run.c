@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * LKVM_RUN: the loop VMRUN -> #VMEXIT -> handler -> VMRUN, inside one
+ * ioctl, until a handler asks to return to userspace, a signal is
+ * pending, or something fails.
+ *
+ * The guest's FPU registers are loaded once per LKVM_RUN, the way KVM does
+ * it: the task's FPU state is swapped for the guest's, so a context switch
+ * in between saves the guest's registers into the guest's buffer and the
+ * loop reloads them before the next VMRUN. XCR0 and PKRU are not part of
+ * that swap and are switched around each VMRUN, with GIF clear.
+ */
+#include <linux/kvm_host.h>
+#include <linux/io.h>
+#include <linux/kernel.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/pkru.h>
+#include <asm/svm.h>
+#include <asm/traps.h>
+
+#include "lkvm.h"
+
+/*
+ * What must be done before the next VMRUN: signals end LKVM_RUN, and a
+ * reschedule happens right here. Work queued for the return to user mode
+ * (TIF_NOTIFY_RESUME: rseq, task work) waits until LKVM_RUN returns;
+ * KVM's helper for it takes a struct kvm_vcpu.
+ */
+#define LKVM_TIF_WORK	(_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL | _TIF_NEED_RESCHED)
+
+static inline void lkvm_clgi(void)
+{
+	asm volatile("clgi" ::: "memory");
+}
+
+static inline void lkvm_stgi(void)
+{
+	asm volatile("stgi" ::: "memory");
+}
+
+static bool lkvm_work_pending(void)
+{
+	return (read_thread_flags() & LKVM_TIF_WORK) || need_resched();
+}
+
+/* With IRQs on: -EINTR for a signal, else 0 once rescheduled. */
+static int lkvm_handle_work(void)
+{
+	if (read_thread_flags() & (_TIF_SIGPENDING | _TIF_NOTIFY_SIGNAL))
+		return -EINTR;
+	schedule();
+	return 0;
+}
+
+/* An exit code VMRUN never writes: the VMCB still holds it if VMRUN faulted. */
+#define LKVM_EXIT_CODE_NONE	0xfffffffe
+
+static const int lkvm_intercepts[] = {
+	INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_INIT,
+	INTERCEPT_RDPMC, INTERCEPT_CPUID, INTERCEPT_INVD, INTERCEPT_HLT,
+	INTERCEPT_INVLPGA, INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT, INTERCEPT_SHUTDOWN,
+	/* VMRUN must be intercepted, or VMRUN refuses the VMCB. */
+	INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
+	INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT, INTERCEPT_RDTSCP,
+	INTERCEPT_MONITOR, INTERCEPT_MWAIT, INTERCEPT_MWAIT_COND, INTERCEPT_XSETBV,
+	INTERCEPT_RDPRU,
+};
+
+void lkvm_vcpu_init_vmcb(struct lkvm_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(lkvm_intercepts); i++)
+		c->intercepts[lkvm_intercepts[i] / 32] |= BIT(lkvm_intercepts[i] % 32);
+	c->iopm_base_pa = lkvm_svm_iopm_pa();
+	c->msrpm_base_pa = lkvm_svm_msrpm_pa();
+	/*
+	 * V_INTR_MASKING: the guest's IF masks only virtual interrupts; host
+	 * interrupts always exit, whatever the guest does.
+	 */
+	c->int_ctl |= V_INTR_MASKING_MASK;
+	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	c->nested_cr3 = page_to_phys(vcpu->vm->npt_root);
+	vcpu->xcr0 = XFEATURE_MASK_FP;
+	vcpu->asid.cpu = -1;
+	vcpu->cpu = -1;
+}
+
+void lkvm_inject_exception(struct lkvm_vcpu *vcpu, u8 vector, bool has_error, u32 error)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+
+	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
+		       (has_error ? SVM_EVTINJ_VALID_ERR : 0);
+	c->event_inj_err = error;
+	lkvm_stat_inc(vcpu, LKVM_STAT_EXCEPTION_INJECTED);
+}
+
+/*
+ * An event the CPU was delivering when the exit came (EXITINTINFO) was not
+ * delivered: hand it to the next VMRUN again.
+ */
+static void lkvm_reinject_interrupted(struct lkvm_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+
+	if (c->exit_int_info & SVM_EXITINTINFO_VALID) {
+		c->event_inj = c->exit_int_info;
+		c->event_inj_err = c->exit_int_info_err;
+	}
+}
+
+static bool lkvm_guest_osxsave(struct lkvm_vcpu *vcpu)
+{
+	return vcpu->vmcb->save.cr4 & X86_CR4_OSXSAVE;
+}
+
+static bool lkvm_guest_pke(struct lkvm_vcpu *vcpu)
+{
+	return vcpu->vmcb->save.cr4 & X86_CR4_PKE;
+}
+
+/* One VMRUN. IRQs off, GIF clear, guest FPU registers loaded. */
+static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
+{
+	u64 host_xcr0 = 0;
+	u32 host_pkru = 0;
+	bool xcr0_switch = false;
+
+	if (lkvm_guest_osxsave(vcpu)) {
+		host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		xcr0_switch = host_xcr0 != vcpu->xcr0;
+		if (xcr0_switch)
+			xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
+	}
+	/* The guest can set CR4.PKE itself; its PKRU must not reach the host. */
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE)) {
+		host_pkru = read_pkru();
+		if (lkvm_guest_pke(vcpu) && vcpu->pkru != host_pkru)
+			write_pkru(vcpu->pkru);
+	}
+
+	guest_state_enter_irqoff();
+	/*
+	 * With V_INTR_MASKING, the host's IF at VMRUN decides whether host
+	 * interrupts exit; GIF, clear until VMRUN sets it, keeps them off here.
+	 */
+	raw_local_irq_enable();
+	lkvm_svm_vmrun(vcpu->vmcb_pa, vcpu->gprs, host_save_pa);
+	raw_local_irq_disable();
+	guest_state_exit_irqoff();
+
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE)) {
+		if (lkvm_guest_pke(vcpu))
+			vcpu->pkru = read_pkru();
+		if (read_pkru() != host_pkru)
+			write_pkru(host_pkru);
+	}
+	if (xcr0_switch)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+}
+
+/*
+ * Enter the guest once. 1: it ran and exited (handle the exit), 0: it did
+ * not run because there is work first (signals, rescheduling), <0: error.
+ */
+static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+	u64 host_save_pa;
+	bool flush_all;
+
+	local_irq_disable();
+	if (lkvm_work_pending()) {
+		local_irq_enable();
+		return 0;
+	}
+	/* The guest's registers were saved away by a context switch. */
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+	if (!lkvm_svm_prepare_run(&vcpu->asid, &host_save_pa, &flush_all)) {
+		local_irq_enable();
+		return -EIO;
+	}
+	c->asid = vcpu->asid.asid;
+	c->tlb_ctl = flush_all ? TLB_CONTROL_FLUSH_ALL_ASID : TLB_CONTROL_DO_NOTHING;
+	WRITE_ONCE(vcpu->cpu, smp_processor_id());
+	/* Pairs with smp_mb__after_atomic() in lkvm_pi_post(). */
+	smp_store_mb(vcpu->mode, LKVM_IN_GUEST);
+	lkvm_pi_inject(vcpu);
+	c->exit_code = LKVM_EXIT_CODE_NONE;
+
+	lkvm_clgi();
+	lkvm_world_switch(vcpu, host_save_pa);
+	lkvm_stgi();
+	/* A host NMI that exited the guest was taken at stgi(). */
+
+	WRITE_ONCE(vcpu->mode, LKVM_OUTSIDE_GUEST);
+	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	/* Host interrupts that exited the guest are taken here. */
+	local_irq_enable();
+
+	if (c->exit_code == LKVM_EXIT_CODE_NONE) {
+		pr_err_ratelimited("VMRUN faulted on CPU %d\n", vcpu->cpu);
+		return -EIO;
+	}
+	/* Delivered by VMRUN, or back in EXITINTINFO. */
+	c->event_inj = 0;
+	lkvm_reinject_interrupted(vcpu);
+	lkvm_stat_inc(vcpu, LKVM_STAT_EXITS);
+	return 1;
+}
+
+static bool lkvm_halt_done(struct lkvm_vcpu *vcpu)
+{
+	return lkvm_pi_pending(vcpu) && lkvm_vcpu_interruptible(vcpu);
+}
+
+/* HLT: sleep until the guest can take an interrupt; a signal ends the wait. */
+static int lkvm_vcpu_halt(struct lkvm_vcpu *vcpu)
+{
+	if (wait_event_interruptible(vcpu->wq, lkvm_halt_done(vcpu)))
+		return -EINTR;
+	vcpu->halted = false;
+	lkvm_stat_inc(vcpu, LKVM_STAT_HALT_WAKEUPS);
+	return 1;
+}
+
+long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
+{
+	struct lkvm_run run;
+	int ret = 1;
+
+	if (copy_from_user(&run, urun, sizeof(run)))
+		return -EFAULT;
+	if (run.flags)
+		return -EINVAL;
+	if (vcpu->read.pending)
+		lkvm_complete_read(vcpu, &run);
+
+	fpu_swap_kvm_fpstate(&vcpu->fpu, true);
+	while (ret > 0) {
+		if (vcpu->halted) {
+			ret = lkvm_vcpu_halt(vcpu);
+			continue;
+		}
+		ret = lkvm_enter_guest(vcpu);
+		if (ret > 0) {
+			ret = lkvm_handle_exit(vcpu);
+		} else if (!ret) {
+			ret = lkvm_handle_work();
+			ret = ret ? ret : 1;
+		}
+	}
+	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
+
+	if (ret == -EINTR) {
+		lkvm_stat_inc(vcpu, LKVM_STAT_SIGNAL_EXITS);
+		return ret;
+	}
+	if (ret < 0)
+		return ret;
+	lkvm_stat_inc(vcpu, LKVM_STAT_USERSPACE_EXITS);
+	return copy_to_user(urun, &vcpu->run, sizeof(vcpu->run)) ? -EFAULT : 0;
+}
