@@ -128,16 +128,12 @@ static bool lkvm_guest_pke(struct lkvm_vcpu *vcpu)
 /* One VMRUN. IRQs off, GIF clear, guest FPU registers loaded. */
 static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
 {
-	u64 host_xcr0 = 0;
+	bool xsave = cpu_feature_enabled(X86_FEATURE_OSXSAVE);
+	u64 host_xcr0 = xsave ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0, xcr0;
 	u32 host_pkru = 0;
-	bool xcr0_switch = false;
 
-	if (lkvm_guest_osxsave(vcpu)) {
-		host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
-		xcr0_switch = host_xcr0 != vcpu->xcr0;
-		if (xcr0_switch)
-			xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
-	}
+	if (xsave && lkvm_guest_osxsave(vcpu) && vcpu->xcr0 != host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
 	/* The guest can set CR4.PKE itself; its PKRU must not reach the host. */
 	if (cpu_feature_enabled(X86_FEATURE_OSPKE)) {
 		host_pkru = read_pkru();
@@ -161,8 +157,18 @@ static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
 		if (read_pkru() != host_pkru)
 			write_pkru(host_pkru);
 	}
-	if (xcr0_switch)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+	/*
+	 * Read the guest's XCR0 back rather than trust the XSETBV intercept:
+	 * QEMU's SVM does not implement it, and a CPU without it lets the
+	 * guest write XCR0 directly. Either way the host's comes back.
+	 */
+	if (xsave) {
+		xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+		if (lkvm_guest_osxsave(vcpu))
+			vcpu->xcr0 = xcr0;
+		if (xcr0 != host_xcr0)
+			xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
+	}
 }
 
 /*
