@@ -6,6 +6,7 @@
 #   make check      install what is missing, build, run all selftests in the test VM
 #   make run        boot the test VM with the module loaded and run lkvm-lite in it
 #   make vm CMD=..  run one shell command in the test VM (T=prog: one selftest)
+#   make bench      benchmarks in the test VM, lkvm_lite beside kvm_amd; writes bench.json
 #   make style      checkpatch.pl over kernel/ and uapi/
 #   make deps       install the Debian packages the above need (as root)
 
@@ -72,6 +73,15 @@ vm: deps
 	@$(MAKE) --no-print-directory all
 	selftests/vm/run.sh -t $(or $(TIMEOUT),600) -- '$(CMD)'
 
+# The benchmarks run in their own output directory so that a make vm or
+# make check at the same time does not clobber their figures.
+BENCH_OUT := $(BUILD)/vm/bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@rm -f $(BENCH_OUT)/bench.txt
+	selftests/vm/run.sh -t 900 -o $(BENCH_OUT) -- selftests/bench/run-bench.sh
+	@selftests/bench/bench-json.sh $(BENCH_OUT)/bench.txt $(CURDIR)/bench.json
+
 style: $(LINUX_SRC)/.stamp
 	$(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --max-line-length=100 --quiet \
 		--ignore FILE_PATH_CHANGES -f \
@@ -82,4 +92,4 @@ clean:
 	$(MAKE) -C tools/lkvm-lite clean
 	rm -rf $(BUILD)
 
-.PHONY: all deps module launcher selftests initramfs check run vm style clean
+.PHONY: all deps module launcher selftests initramfs check run vm bench style clean

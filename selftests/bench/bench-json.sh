@@ -1,0 +1,64 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# make bench, on the host: merge the figures a benchmark run wrote ("name
+# value" lines) into bench.json, one flat JSON object of name -> number,
+# keeping the names other benchmarks wrote there and replacing ours; then
+# print our figures as a table, lkvm beside kvm. A name ending in .lkvm or
+# .kvm is one side of a figure; the table pairs them by what comes before.
+#
+# usage: bench-json.sh FIGURES BENCH_JSON
+
+figures=${1:?usage: bench-json.sh FIGURES BENCH_JSON}
+json=${2:?usage: bench-json.sh FIGURES BENCH_JSON}
+
+[ -s "$figures" ] || { echo "bench-json: no figures in $figures" >&2; exit 1; }
+if ! awk 'NF != 2 || $2 !~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ { exit 1 }' "$figures"; then
+	echo "bench-json: $figures has a line that is not \"name number\"" >&2
+	exit 1
+fi
+
+# What bench.json holds now, as "name value" lines (it is flat: every
+# "name": number pair is a figure).
+old=$(mktemp)
+trap 'rm -f "$old" "$json.tmp"' EXIT
+if [ -e "$json" ]; then
+	grep -o '"[^"]*"[[:space:]]*:[[:space:]]*-\{0,1\}[0-9][-+0-9.eE]*' "$json" |
+		sed 's/^"\([^"]*\)"[[:space:]]*:[[:space:]]*/\1 /' > "$old"
+fi
+
+awk '
+	FNR == NR { val[$1] = $2; next }
+	{ val[$1] = $2 }
+	END {
+		n = 0
+		for (k in val)
+			keys[++n] = k
+		for (a = 2; a <= n; a++)
+			for (b = a; b > 1 && keys[b - 1] > keys[b]; b--) {
+				t = keys[b]; keys[b] = keys[b - 1]; keys[b - 1] = t
+			}
+		printf "{\n"
+		for (i = 1; i <= n; i++)
+			printf "  \"%s\": %s%s\n", keys[i], val[keys[i]], i < n ? "," : ""
+		printf "}\n"
+	}' "$old" "$figures" > "$json.tmp" && mv "$json.tmp" "$json" || exit 1
+
+awk '
+	{
+		side = $1; sub(/.*\./, "", side)
+		fig = $1; sub(/\.[^.]*$/, "", fig)
+		if (side != "lkvm" && side != "kvm") { side = "lkvm"; fig = $1 }
+		if (!(fig in seen)) { seen[fig] = 1; order[++n] = fig }
+		val[fig, side] = $2
+	}
+	END {
+		printf "%-36s %12s %12s %10s\n", "figure", "lkvm", "kvm", "lkvm/kvm"
+		for (i = 1; i <= n; i++) {
+			f = order[i]
+			l = ((f, "lkvm") in val) ? val[f, "lkvm"] : "-"
+			k = ((f, "kvm") in val) ? val[f, "kvm"] : "-"
+			r = (l != "-" && k != "-" && k + 0 != 0) ? sprintf("%.2f", l / k) : "-"
+			printf "%-36s %12s %12s %10s\n", f, l, k, r
+		}
+	}' "$figures"
+echo "bench: figures written to $json"

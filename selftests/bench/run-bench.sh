@@ -1,0 +1,78 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# make bench, inside the test VM: the exit round-trip benchmark on lkvm_lite
+# and on stock kvm_amd, in the same VM, interleaved. Only one of the two can
+# own SVM at a time, so each round loads lkvm_lite, measures, unloads it,
+# loads kvm_amd, measures the same guest loop, unloads it. Run-to-run noise
+# under TCG is large and drifts, so the peers alternate within every round
+# and each figure is the median over the rounds.
+#
+# Writes "name value" lines (the medians) to $LKVM_VM_OUT/bench.txt, which
+# selftests/bench/bench-json.sh turns into bench.json on the host.
+#
+# usage: run-bench.sh [ROUNDS [N]]
+#   ROUNDS: rounds of lkvm then kvm (default 5)
+#   N:      exits per measurement (default 30000: under TCG, where one exit
+#           costs 20 to 150 us, 0.7 to 2 s each)
+#   $LKVM_MODULE: the module to load (default kernel/lkvm_lite.ko)
+
+rounds=${1:-5}
+n=${2:-30000}
+bench=build/selftests/exit_bench
+module=${LKVM_MODULE:-kernel/lkvm_lite.ko}
+out=${LKVM_VM_OUT:?run-bench.sh runs in the test VM (selftests/vm/run.sh)}/bench.txt
+raw=/tmp/bench-raw
+
+fail() {
+	echo "run-bench: $*" >&2
+	dmesg | tail -n 20 | sed 's/^/run-bench: dmesg: /' >&2
+	exit 1
+}
+
+# $1: lkvm or kvm. Appends "name value" lines to $raw.
+measure() {
+	for kind in cpuid pio; do
+		$bench "$1" $kind "$n" > /tmp/bench-one || fail "exit_bench $1 $kind $n failed"
+		sed 's/^/# /' /tmp/bench-one
+		cat /tmp/bench-one >> "$raw"
+	done
+}
+
+: > "$raw"
+# kvm_amd gives SVM up only when unloaded: start without it.
+modprobe -r kvm_amd 2>/dev/null
+echo "# exit_bench: $rounds rounds of lkvm then kvm, $n exits per figure"
+i=1
+while [ "$i" -le "$rounds" ]; do
+	echo "# round $i"
+	insmod "$module" || fail "$module did not load"
+	measure lkvm
+	rmmod lkvm_lite || fail "lkvm_lite did not unload"
+	modprobe kvm_amd || fail "kvm_amd did not load"
+	measure kvm
+	modprobe -r kvm_amd || fail "kvm_amd did not unload"
+	i=$((i + 1))
+done
+
+# The median of each name's values, in the order the names came.
+awk '
+	!($1 in n) { order[++names] = $1 }
+	{ v[$1, ++n[$1]] = $2 }
+	END {
+		for (i = 1; i <= names; i++) {
+			name = order[i]
+			k = n[name]
+			# Insertion sort: a handful of values.
+			for (a = 2; a <= k; a++)
+				for (b = a; b > 1 && v[name, b - 1] + 0 > v[name, b] + 0; b--) {
+					t = v[name, b]; v[name, b] = v[name, b - 1]; v[name, b - 1] = t
+				}
+			if (k % 2)
+				m = v[name, (k + 1) / 2]
+			else
+				m = (v[name, k / 2] + v[name, k / 2 + 1]) / 2
+			printf "%s %s\n", name, m
+		}
+	}' "$raw" > "$out" || fail "could not write $out"
+echo "# medians:"
+sed 's/^/# /' "$out"
