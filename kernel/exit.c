@@ -388,20 +388,25 @@ int lkvm_handle_exit(struct lkvm_vcpu *vcpu)
 	struct lkvm_run *run = &vcpu->run;
 	u32 code = c->exit_code;
 
-	/* What userspace sees if this exit ends LKVM_RUN. */
-	memset(run, 0, sizeof(*run));
-	run->exit_code = code;
-	run->exit_info1 = c->exit_info_1;
-	run->exit_info2 = c->exit_info_2;
-	run->rip = vcpu->vmcb->save.rip;
+	u64 rip = vcpu->vmcb->save.rip;
+	int ret;
 
 	if (code == SVM_EXIT_ERR) {
 		lkvm_dump_vmcb(vcpu, "VMRUN refused the guest state");
-		return lkvm_internal_error(vcpu, LKVM_INTERNAL_VMRUN_FAILED);
+		ret = lkvm_internal_error(vcpu, LKVM_INTERNAL_VMRUN_FAILED);
+	} else if (code < ARRAY_SIZE(lkvm_exit_handlers) && lkvm_exit_handlers[code]) {
+		ret = lkvm_exit_handlers[code](vcpu);
+	} else {
+		lkvm_stat_inc(vcpu, LKVM_STAT_OTHER_EXITS);
+		lkvm_dump_vmcb(vcpu, "no handler for this exit");
+		ret = lkvm_internal_error(vcpu, LKVM_INTERNAL_UNHANDLED_EXIT);
 	}
-	if (code < ARRAY_SIZE(lkvm_exit_handlers) && lkvm_exit_handlers[code])
-		return lkvm_exit_handlers[code](vcpu);
-	lkvm_stat_inc(vcpu, LKVM_STAT_OTHER_EXITS);
-	lkvm_dump_vmcb(vcpu, "no handler for this exit");
-	return lkvm_internal_error(vcpu, LKVM_INTERNAL_UNHANDLED_EXIT);
+	/* What userspace sees, when this exit ends LKVM_RUN. */
+	if (!ret) {
+		run->exit_code = code;
+		run->exit_info1 = c->exit_info_1;
+		run->exit_info2 = c->exit_info_2;
+		run->rip = rip;
+	}
+	return ret;
 }

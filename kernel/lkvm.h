@@ -28,10 +28,12 @@ struct lkvm_asid {
 	u32 asid;
 };
 
-bool lkvm_svm_prepare_run(struct lkvm_asid *a, u64 *host_save_pa, bool *flush_all);
+u64 lkvm_svm_new_run_id(void);
+bool lkvm_svm_prepare_run(u64 run_id, struct lkvm_asid *a, u64 *host_save_pa,
+			  bool *save_host, bool *flush_all);
 
 /* vmenter.S */
-void lkvm_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
+void lkvm_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa, bool save_host);
 
 /* Four-level nested page tables map 48 bits of guest physical space. */
 #define LKVM_GUEST_PHYS_BITS	48
@@ -123,7 +125,10 @@ struct lkvm_vcpu {
 	/* The guest's XCR0, loaded around VMRUN while its CR4.OSXSAVE is set. */
 	u64 xcr0;
 	u32 pkru;
+	u32 host_pkru;		/* the task's, read at LKVM_RUN entry */
 	struct lkvm_asid asid;
+	/* This LKVM_RUN call's number, for lkvm_svm_prepare_run(). */
+	u64 run_id;
 	/* The physical CPU it runs on, and whether in guest mode (for kicks). */
 	int cpu;
 	int mode;
@@ -167,6 +172,7 @@ int lkvm_vcpu_create(struct lkvm_vm *vm, u32 id);
 void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu);
 
 /* run.c: LKVM_RUN */
+void lkvm_run_init(void);
 long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun);
 void lkvm_vcpu_init_vmcb(struct lkvm_vcpu *vcpu);
 void lkvm_inject_exception(struct lkvm_vcpu *vcpu, u8 vector, bool has_error, u32 error);

@@ -66,6 +66,7 @@ static int __init lkvm_init(void)
 	ret = lkvm_svm_init();
 	if (ret)
 		return ret;
+	lkvm_run_init();
 
 	ret = misc_register(&lkvm_dev);
 	if (ret) {

@@ -59,6 +59,15 @@ static int lkvm_handle_work(void)
 /* An exit code VMRUN never writes: the VMCB still holds it if VMRUN faulted. */
 #define LKVM_EXIT_CODE_NONE	0xfffffffe
 
+/* The host's XCR0: set once at boot, the same on every CPU. */
+static u64 lkvm_host_xcr0 __ro_after_init;
+
+void __init lkvm_run_init(void)
+{
+	if (cpu_feature_enabled(X86_FEATURE_OSXSAVE))
+		lkvm_host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+}
+
 static const int lkvm_intercepts[] = {
 	INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_INIT,
 	INTERCEPT_RDPMC, INTERCEPT_CPUID, INTERCEPT_INVD, INTERCEPT_HLT,
@@ -126,20 +135,18 @@ static bool lkvm_guest_pke(struct lkvm_vcpu *vcpu)
 }
 
 /* One VMRUN. IRQs off, GIF clear, guest FPU registers loaded. */
-static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
+static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa, bool save_host)
 {
 	bool xsave = cpu_feature_enabled(X86_FEATURE_OSXSAVE);
-	u64 host_xcr0 = xsave ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0, xcr0;
-	u32 host_pkru = 0;
+	u64 host_xcr0 = lkvm_host_xcr0, xcr0;
+	u32 host_pkru = vcpu->host_pkru, pkru;
 
 	if (xsave && lkvm_guest_osxsave(vcpu) && vcpu->xcr0 != host_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
 	/* The guest can set CR4.PKE itself; its PKRU must not reach the host. */
-	if (cpu_feature_enabled(X86_FEATURE_OSPKE)) {
-		host_pkru = read_pkru();
-		if (lkvm_guest_pke(vcpu) && vcpu->pkru != host_pkru)
-			write_pkru(vcpu->pkru);
-	}
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE) && lkvm_guest_pke(vcpu) &&
+	    vcpu->pkru != host_pkru)
+		write_pkru(vcpu->pkru);
 
 	guest_state_enter_irqoff();
 	/*
@@ -147,14 +154,16 @@ static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
 	 * interrupts exit; GIF, clear until VMRUN sets it, keeps them off here.
 	 */
 	raw_local_irq_enable();
-	lkvm_svm_vmrun(vcpu->vmcb_pa, vcpu->gprs, host_save_pa);
+	lkvm_svm_vmrun(vcpu->vmcb_pa, vcpu->gprs, host_save_pa, save_host);
 	raw_local_irq_disable();
 	guest_state_exit_irqoff();
 
+	/* Like XCR0 below: the guest may have turned CR4.PKE off again. */
 	if (cpu_feature_enabled(X86_FEATURE_OSPKE)) {
+		pkru = read_pkru();
 		if (lkvm_guest_pke(vcpu))
-			vcpu->pkru = read_pkru();
-		if (read_pkru() != host_pkru)
+			vcpu->pkru = pkru;
+		if (pkru != host_pkru)
 			write_pkru(host_pkru);
 	}
 	/*
@@ -178,8 +187,8 @@ static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
 static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 {
 	struct vmcb_control_area *c = &vcpu->vmcb->control;
+	bool flush_all, save_host;
 	u64 host_save_pa;
-	bool flush_all;
 
 	local_irq_disable();
 	if (lkvm_work_pending()) {
@@ -189,7 +198,8 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	/* The guest's registers were saved away by a context switch. */
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
-	if (!lkvm_svm_prepare_run(&vcpu->asid, &host_save_pa, &flush_all)) {
+	if (!lkvm_svm_prepare_run(vcpu->run_id, &vcpu->asid, &host_save_pa, &save_host,
+				  &flush_all)) {
 		local_irq_enable();
 		return -EIO;
 	}
@@ -202,7 +212,7 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	c->exit_code = LKVM_EXIT_CODE_NONE;
 
 	lkvm_clgi();
-	lkvm_world_switch(vcpu, host_save_pa);
+	lkvm_world_switch(vcpu, host_save_pa, save_host);
 	lkvm_stgi();
 	/* A host NMI that exited the guest was taken at stgi(). */
 
@@ -249,6 +259,15 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 	if (vcpu->read.pending)
 		lkvm_complete_read(vcpu, &run);
 
+	/* Exits fill in only what they need: nothing stale may show. */
+	memset(&vcpu->run, 0, sizeof(vcpu->run));
+	vcpu->run_id = lkvm_svm_new_run_id();
+	/*
+	 * The task's PKRU, which stays in the register while it is in the
+	 * kernel (a context switch saves and reloads it), so it is read once.
+	 */
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
+		vcpu->host_pkru = read_pkru();
 	fpu_swap_kvm_fpstate(&vcpu->fpu, true);
 	while (ret > 0) {
 		if (vcpu->halted) {

@@ -35,6 +35,15 @@ struct lkvm_svm_cpu {
 	struct page *hsave;
 	/* What VMSAVE keeps of the host while a guest runs (FS, GS, TR...). */
 	struct page *host_save;
+	/*
+	 * The LKVM_RUN call (its unique number) whose state @host_save holds.
+	 * The state is that of a task (its FS and user GS base) on this CPU
+	 * (its TR, GS base), and a task inside LKVM_RUN cannot change its
+	 * own: while the same call comes back here, the saved state is still
+	 * right and VMSAVE can be skipped. Only touched on this CPU with IRQs
+	 * off.
+	 */
+	u64 host_save_owner;
 	/* We set EFER.SVME on this CPU. Only read and written on this CPU. */
 	bool enabled;
 	/*
@@ -107,6 +116,7 @@ static int lkvm_svm_cpu_enable(unsigned int cpu)
 		wrmsrl(MSR_EFER, efer | EFER_SVME);
 		wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 		sc->enabled = true;
+		sc->host_save_owner = 0;
 		/*
 		 * Another hypervisor may have left TLB entries under any ASID:
 		 * the first ASID handed out here starts a generation, which
@@ -309,6 +319,14 @@ void lkvm_svm_exit(void)
 	lkvm_svm_free_hsave();
 }
 
+/* Numbers LKVM_RUN calls: never 0, never reused (2^64 calls). */
+u64 lkvm_svm_new_run_id(void)
+{
+	static atomic64_t last_run_id;
+
+	return atomic64_inc_return(&last_run_id);
+}
+
 u64 lkvm_svm_iopm_pa(void)
 {
 	return page_to_phys(lkvm_svm_iopm);
@@ -321,11 +339,13 @@ u64 lkvm_svm_msrpm_pa(void)
 
 /*
  * Called with IRQs off right before VMRUN: false if this CPU does not
- * have SVM from us (it was taken away for reboot or suspend). Gives the
- * vCPU an ASID valid on this CPU, asking for a flush of all ASIDs when a
- * new generation starts.
+ * have SVM from us (it was taken away for reboot or suspend). Says whether
+ * the host's state must be saved again, and gives the vCPU an ASID valid
+ * on this CPU, asking for a flush of all ASIDs when a new generation
+ * starts.
  */
-bool lkvm_svm_prepare_run(struct lkvm_asid *a, u64 *host_save_pa, bool *flush_all)
+bool lkvm_svm_prepare_run(u64 run_id, struct lkvm_asid *a, u64 *host_save_pa,
+			  bool *save_host, bool *flush_all)
 {
 	struct lkvm_svm_cpu *sc = this_cpu_ptr(&lkvm_svm_cpu);
 	int cpu = smp_processor_id();
@@ -334,6 +354,8 @@ bool lkvm_svm_prepare_run(struct lkvm_asid *a, u64 *host_save_pa, bool *flush_al
 	if (!sc->enabled)
 		return false;
 	*host_save_pa = page_to_phys(sc->host_save);
+	*save_host = sc->host_save_owner != run_id;
+	sc->host_save_owner = run_id;
 	*flush_all = false;
 	if (a->cpu == cpu && a->generation == sc->asid_generation)
 		return true;

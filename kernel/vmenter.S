@@ -40,6 +40,8 @@
  * @vmcb_pa:	 physical address of the vCPU's VMCB (RDI)
  * @gprs:	 the vCPU's gprs[16], loaded before and stored after (RSI)
  * @host_pa:	 physical address of this CPU's host VMSAVE area (RDX)
+ * @save_host:	 whether to VMSAVE the host's state there first (CL): not
+ *		 if it already holds this task's (see lkvm_svm_prepare_run())
  *
  * Called with IRQs off and GIF clear. A fault on an SVM instruction (only
  * possible if SVM was taken away from this CPU, which the caller checks
@@ -60,6 +62,8 @@ SYM_FUNC_START(lkvm_svm_vmrun)
 
 	/* The host's FS/GS bases and syscall MSRs, then the guest's. */
 	mov %rdx, %rax
+	test %cl, %cl
+	jz 2f
 1:	vmsave %rax
 2:	mov %rdi, %rax
 3:	vmload %rax

@@ -4,8 +4,11 @@
  * it, what it keeps of the guest's registers and of both FPUs, and the
  * other vCPU and VM ioctls that come with it.
  */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -345,6 +348,90 @@ TEST(close_fds_in_every_order_while_running)
 		EXPECT_EQ(0, module_refcnt()) TH_LOG("order %d", o);
 		EXPECT_EQ(pin_before, lkvm_vm_pin_kb()) TH_LOG("order %d", o);
 		munmap(mem, mr.memory_size);
+	}
+}
+
+/* ---- the host's own state across LKVM_RUN ---- */
+
+static __thread uint64_t tls_mark;
+
+static void guest_sync_loop_code(uint64_t a0, uint64_t a1)
+{
+	uint64_t i;
+
+	for (i = 0;; i++)
+		GUEST_SYNC(i);
+}
+
+struct tls_job {
+	uint64_t mark;
+	int rounds;
+	const char *fail;
+};
+
+#define TLS_ROUNDS	300
+
+/*
+ * Run a guest to many ucalls on CPU 0, where another thread does the same,
+ * and check after each that this thread's FS base (its TLS) is its own:
+ * the host state saved before VMRUN must be this task's, not the other's.
+ */
+static void *tls_runner(void *arg)
+{
+	struct tls_job *j = arg;
+	char msg[GUEST_MSG_LEN];
+	unsigned long fs_before, fs_after;
+	struct guest_opts opts = { .backend = GUEST_LKVM };
+	struct ucall uc;
+	struct guest *g;
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus)) {
+		j->fail = "cannot run on CPU 0";
+		return NULL;
+	}
+	tls_mark = j->mark;
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs_before);
+	g = guest_create(&opts, guest_sync_loop_code);
+	if (!g) {
+		j->fail = "guest_create failed";
+		return NULL;
+	}
+	for (j->rounds = 0; j->rounds < TLS_ROUNDS; j->rounds++) {
+		if (guest_run_expect(g, UCALL_SYNC, &uc, msg, sizeof(msg))) {
+			j->fail = "the guest did not sync";
+			break;
+		}
+		syscall(SYS_arch_prctl, ARCH_GET_FS, &fs_after);
+		if (tls_mark != j->mark || fs_after != fs_before) {
+			j->fail = "this thread's FS base changed";
+			break;
+		}
+		/* Let the other thread in between, on this CPU. */
+		if (j->rounds % 16 == 0)
+			sched_yield();
+	}
+	guest_destroy(g);
+	return NULL;
+}
+
+TEST(host_tls_kept_with_two_vcpus_on_one_cpu)
+{
+	struct tls_job jobs[2] = { { .mark = 0x1111 }, { .mark = 0x2222 } };
+	pthread_t t[2];
+	int i;
+
+	if (access(LKVM_DEV_PATH, F_OK))
+		SKIP(return, "no %s", LKVM_DEV_PATH);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, tls_runner, &jobs[i]));
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(NULL, jobs[i].fail) TH_LOG("thread %d, round %d: %s", i, jobs[i].rounds,
+						      jobs[i].fail);
+		EXPECT_EQ(TLS_ROUNDS, jobs[i].rounds);
 	}
 }
 
