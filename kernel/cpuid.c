@@ -43,9 +43,10 @@
 #define EXT1_ECX	0x002109e1U
 /*
  * 0x80000001 EDX: leaf 1's bits as AMD mirrors them, SYSCALL NX MMXEXT
- * FXSR_OPT PDPE1GB LM 3DNOWEXT 3DNOW (not RDTSCP: TSC_AUX is the host's)
+ * PDPE1GB LM 3DNOWEXT 3DNOW (not RDTSCP: TSC_AUX is the host's; not
+ * FXSR_OPT: EFER.FFXSR is not a bit a guest may set)
  */
-#define EXT1_EDX	0xe7d3b97fU
+#define EXT1_EDX	0xe5d3b97fU
 /* 0x80000007 EDX: invariant TSC */
 #define EXT7_EDX	BIT(8)
 /* 0xd.1 EAX: XSAVEOPT XSAVEC XGETBV1 (not XSAVES: no IA32_XSS) */

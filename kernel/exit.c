@@ -12,6 +12,7 @@
 #include <linux/printk.h>
 #include <asm/fpu/xcr.h>
 #include <asm/fpu/xstate.h>
+#include <asm/debugreg.h>
 #include <asm/svm.h>
 #include <asm/traps.h>
 
@@ -22,6 +23,7 @@
 #define LEN_HLT		1
 #define LEN_INVD	2
 #define LEN_XSETBV	3
+#define LEN_WBINVD	2
 #define MAX_INSN_LEN	15
 
 /* NPF EXITINFO1 bits (AMD APM vol. 2, 15.25.6) */
@@ -256,6 +258,12 @@ static int lkvm_exit_npf(struct lkvm_vcpu *vcpu)
 	 */
 	if (lkvm_gpa_to_page(vcpu->vm, gpa) || (c->exit_info_1 & (NPF_FETCH | NPF_GUEST_PAGE_WALK)))
 		return lkvm_internal_error(vcpu, LKVM_INTERNAL_UNHANDLED_EXIT);
+	/*
+	 * An IDT, GDT or stack outside RAM, met while delivering an event:
+	 * there is no instruction to emulate, and none must be skipped.
+	 */
+	if (c->exit_int_info & SVM_EXITINTINFO_VALID)
+		return lkvm_internal_error(vcpu, LKVM_INTERNAL_DELIVERY);
 
 	avail = lkvm_fetch(vcpu, mode, bytes, sizeof(bytes));
 	memcpy(run->internal.insn, bytes, min_t(unsigned int, avail, sizeof(run->internal.insn)));
@@ -351,7 +359,131 @@ static int lkvm_exit_invd(struct lkvm_vcpu *vcpu)
 	return 1;
 }
 
+/* WBINVD would make every host CPU wait for a whole cache flush: skip it. */
+static int lkvm_exit_wbinvd(struct lkvm_vcpu *vcpu)
+{
+	lkvm_stat_inc(vcpu, LKVM_STAT_OTHER_EXITS);
+	lkvm_skip_insn(vcpu, LEN_WBINVD);
+	return 1;
+}
+
+/* Legacy prefixes a MOV to or from a debug register may carry. */
+static bool lkvm_is_legacy_prefix(u8 b)
+{
+	return b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65 ||
+	       b == 0x66 || b == 0x67;
+}
+
+#define DR6_WRITABLE	0xe00fULL	/* B0-B3, BD, BS, BT */
+#define DR7_MBZ		(BIT_ULL(11) | BIT_ULL(12) | BIT_ULL(14) | BIT_ULL(15))
+
+/*
+ * MOV to or from a debug register. The guest's debug registers are
+ * virtual: the CPU keeps the host's DR0-3 and runs the guest with DR7's
+ * breakpoints off, so the guest can neither read the host's breakpoint
+ * addresses nor arm breakpoints of its own. Without decode assists, the
+ * general register comes from the instruction: [prefixes] [REX] 0F 21/23
+ * ModRM, whose R/M field names it (register form only).
+ */
+static int lkvm_exit_dr(struct lkvm_vcpu *vcpu)
+{
+	u32 code = vcpu->vmcb->control.exit_code;
+	bool write = code >= SVM_EXIT_WRITE_DR0;
+	int dr = code & 0xf, mode = lkvm_code_mode(vcpu), reg, i = 0;
+	u8 bytes[MAX_INSN_LEN], rex = 0;
+	unsigned int avail;
+	u64 val;
+
+	lkvm_stat_inc(vcpu, LKVM_STAT_DR_ACCESS);
+	avail = lkvm_fetch(vcpu, mode, bytes, sizeof(bytes));
+	while (i < avail && lkvm_is_legacy_prefix(bytes[i]))
+		i++;
+	if (mode == 64 && i < avail && (bytes[i] & 0xf0) == 0x40)
+		rex = bytes[i++];
+	if (i + 3 > avail || bytes[i] != 0x0f || bytes[i + 1] != (write ? 0x23 : 0x21) ||
+	    ((bytes[i + 2] >> 3) & 7) != dr)
+		return lkvm_internal_error(vcpu, LKVM_INTERNAL_EMULATION);
+	reg = (bytes[i + 2] & 7) | ((rex & 1) << 3);
+
+	if (vcpu->vmcb->save.cpl) {
+		lkvm_inject_gp(vcpu);
+		return 1;
+	}
+	/* DR4 and DR5 are DR6 and DR7, unless CR4.DE makes them undefined. */
+	if (dr == 4 || dr == 5) {
+		if (vcpu->vmcb->save.cr4 & X86_CR4_DE) {
+			lkvm_inject_ud(vcpu);
+			return 1;
+		}
+		dr += 2;
+	}
+	if (write) {
+		val = lkvm_gpr_read(vcpu, reg);
+		if (mode != 64)
+			val = (u32)val;
+		if (dr >= 6 && (val >> 32 || (dr == 7 && (val & DR7_MBZ)))) {
+			lkvm_inject_gp(vcpu);
+			return 1;
+		}
+		if (dr < 4)
+			vcpu->db[dr] = val;
+		else if (dr == 6)
+			vcpu->dr6 = (val & DR6_WRITABLE) | LKVM_DR6_INIT;
+		else
+			vcpu->dr7 = val | LKVM_DR7_INIT;
+	} else {
+		val = dr < 4 ? vcpu->db[dr] : dr == 6 ? vcpu->dr6 : vcpu->dr7;
+		lkvm_gpr_write(vcpu, reg, mode == 64 ? val : (u32)val);
+	}
+	lkvm_skip_insn(vcpu, i + 3);
+	return 1;
+}
+
+/* Hand an exception the guest raised back to it, now that it was an exit. */
+static void lkvm_reflect_exception(struct lkvm_vcpu *vcpu, u8 vector, bool has_error, u32 error)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+
+	lkvm_stat_inc(vcpu, LKVM_STAT_GUEST_EXCEPTIONS);
+	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
+		       (has_error ? SVM_EVTINJ_VALID_ERR : 0);
+	c->event_inj_err = error;
+}
+
+/*
+ * #DB: single steps and INT1 (the CPU's own breakpoints are never armed
+ * for the guest). The status bits the CPU set go to the virtual DR6.
+ */
+static int lkvm_exit_db(struct lkvm_vcpu *vcpu)
+{
+	struct vmcb_save_area *save = &vcpu->vmcb->save;
+
+	vcpu->dr6 |= save->dr6 & DR6_WRITABLE;
+	save->dr6 = LKVM_DR6_INIT;
+	lkvm_reflect_exception(vcpu, DB_VECTOR, false, 0);
+	return 1;
+}
+
+static int lkvm_exit_ac(struct lkvm_vcpu *vcpu)
+{
+	lkvm_reflect_exception(vcpu, AC_VECTOR, true, 0);
+	return 1;
+}
+
+/* The host's machine-check handler already ran, with IRQs off (run.c). */
+static int lkvm_exit_mc(struct lkvm_vcpu *vcpu)
+{
+	lkvm_stat_inc(vcpu, LKVM_STAT_OTHER_EXITS);
+	return 1;
+}
+
 static int (*const lkvm_exit_handlers[])(struct lkvm_vcpu *vcpu) = {
+	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7]	= lkvm_exit_dr,
+	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7]	= lkvm_exit_dr,
+	[SVM_EXIT_EXCP_BASE + DB_VECTOR]	= lkvm_exit_db,
+	[SVM_EXIT_EXCP_BASE + AC_VECTOR]	= lkvm_exit_ac,
+	[SVM_EXIT_EXCP_BASE + MC_VECTOR]	= lkvm_exit_mc,
+	[SVM_EXIT_WBINVD]	= lkvm_exit_wbinvd,
 	[SVM_EXIT_INTR]		= lkvm_exit_intr,
 	[SVM_EXIT_NMI]		= lkvm_exit_nmi,
 	[SVM_EXIT_SMI]		= lkvm_exit_nothing,
@@ -403,7 +535,8 @@ int lkvm_handle_exit(struct lkvm_vcpu *vcpu)
 	}
 	/* What userspace sees, when this exit ends LKVM_RUN. */
 	if (!ret) {
-		run->exit_code = code;
+		/* All 64 bits: SVM_EXIT_ERR is -1. */
+		run->exit_code = ((u64)c->exit_code_hi << 32) | code;
 		run->exit_info1 = c->exit_info_1;
 		run->exit_info2 = c->exit_info_2;
 		run->rip = rip;

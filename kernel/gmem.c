@@ -21,10 +21,13 @@ struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa)
 
 	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++) {
 		const struct lkvm_memslot *slot = &vm->slots[i];
-		/* Pairs with the release that publishes a slot in vm.c. */
+		/*
+		 * Pairs with the release that publishes a slot in vm.c: the
+		 * other fields are read only once the slot is published.
+		 */
 		u64 npages = smp_load_acquire(&slot->npages);
 
-		if (gpa >= slot->gpa && ((gpa - slot->gpa) >> PAGE_SHIFT) < npages)
+		if (npages && gpa >= slot->gpa && ((gpa - slot->gpa) >> PAGE_SHIFT) < npages)
 			return slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT];
 	}
 	return NULL;

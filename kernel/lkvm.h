@@ -4,7 +4,10 @@
 #define LKVM_LKVM_H
 
 #include <linux/bitmap.h>
+#include <linux/io.h>
 #include <linux/kref.h>
+#include <linux/mem_encrypt.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -13,6 +16,16 @@
 
 #include <linux/lkvm_lite.h>
 #include "emulate.h"
+
+/*
+ * The address the CPU is given for a page it reads itself (VMCB, save
+ * areas, permission maps, nested page tables, guest memory): with SME
+ * active, the kernel's own pages are encrypted and the C-bit says so.
+ */
+static inline u64 lkvm_page_pa(struct page *page)
+{
+	return __sme_set(page_to_phys(page));
+}
 
 /* svm.c: ownership of AMD SVM on every online CPU */
 int lkvm_svm_init(void);
@@ -28,12 +41,10 @@ struct lkvm_asid {
 	u32 asid;
 };
 
-u64 lkvm_svm_new_run_id(void);
-bool lkvm_svm_prepare_run(u64 run_id, struct lkvm_asid *a, u64 *host_save_pa,
-			  bool *save_host, bool *flush_all);
+bool lkvm_svm_prepare_run(u64 vmcb_pa, struct lkvm_asid *a, u64 *host_save_pa, bool *flush_all);
 
 /* vmenter.S */
-void lkvm_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa, bool save_host);
+void lkvm_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 
 /* Four-level nested page tables map 48 bits of guest physical space. */
 #define LKVM_GUEST_PHYS_BITS	48
@@ -84,6 +95,10 @@ int lkvm_npt_init(struct lkvm_vm *vm);
 void lkvm_npt_free(struct lkvm_vm *vm);
 int lkvm_npt_map(struct lkvm_vm *vm, u64 gpa, struct page **pages, u64 npages);
 
+/* DR6 and DR7 at reset: every breakpoint off, the fixed bits set. */
+#define LKVM_DR6_INIT		0xffff0ff0ULL
+#define LKVM_DR7_INIT		0x400ULL
+
 /* General registers in x86 encoding order; RAX and RSP live in the VMCB. */
 enum lkvm_gpr {
 	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
@@ -127,8 +142,6 @@ struct lkvm_vcpu {
 	u32 pkru;
 	u32 host_pkru;		/* the task's, read at LKVM_RUN entry */
 	struct lkvm_asid asid;
-	/* This LKVM_RUN call's number, for lkvm_svm_prepare_run(). */
-	u64 run_id;
 	/* The physical CPU it runs on, and whether in guest mode (for kicks). */
 	int cpu;
 	int mode;
@@ -138,6 +151,9 @@ struct lkvm_vcpu {
 	struct lkvm_pi_desc pi;
 	struct lkvm_pending_read read;
 	u64 mtrr_def_type;
+	/* The guest's debug registers: virtual, never loaded into the CPU. */
+	u64 db[4];
+	u64 dr6, dr7;
 	/* Filled as exits happen; copied out when LKVM_RUN returns 0. */
 	struct lkvm_run run;
 	u64 stats[LKVM_VCPU_NR_STATS];

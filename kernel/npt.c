@@ -29,7 +29,7 @@
 
 static u64 *npt_table(u64 entry)
 {
-	return phys_to_virt(entry & PTE_PFN_MASK);
+	return phys_to_virt(__sme_clr(entry & PTE_PFN_MASK));
 }
 
 /* The last-level table that maps @gpa, allocating the way there if asked. */
@@ -50,7 +50,7 @@ static u64 *npt_walk(struct lkvm_vm *vm, u64 gpa, bool alloc)
 			if (!page)
 				return NULL;
 			/* The CPU may walk here as soon as it is linked in. */
-			WRITE_ONCE(*entry, page_to_phys(page) | NPT_TABLE_FLAGS);
+			WRITE_ONCE(*entry, lkvm_page_pa(page) | NPT_TABLE_FLAGS);
 		}
 		table = npt_table(*entry);
 	}
@@ -78,7 +78,7 @@ int lkvm_npt_map(struct lkvm_vm *vm, u64 gpa, struct page **pages, u64 npages)
 		u64 *table = npt_walk(vm, gpa + (i << PAGE_SHIFT), false);
 
 		WRITE_ONCE(table[((gpa >> PAGE_SHIFT) + i) % NPT_ENTRIES],
-			   page_to_phys(pages[i]) | NPT_LEAF_FLAGS);
+			   lkvm_page_pa(pages[i]) | NPT_LEAF_FLAGS);
 		if (i % NPT_ENTRIES == NPT_ENTRIES - 1)
 			cond_resched();
 	}

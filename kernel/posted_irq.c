@@ -30,10 +30,12 @@ void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector)
 	/* Pairs with the barrier after vcpu->mode is set in run.c. */
 	smp_mb__after_atomic();
 	if (READ_ONCE(vcpu->mode) == LKVM_IN_GUEST) {
-		int cpu = READ_ONCE(vcpu->cpu);
+		int cpu = READ_ONCE(vcpu->cpu), me = get_cpu();
 
-		if (cpu != raw_smp_processor_id())
+		/* In guest mode on a CPU that went offline since: it is not. */
+		if (cpu != me && cpu_online(cpu))
 			smp_send_reschedule(cpu);
+		put_cpu();
 	}
 	wake_up_interruptible(&vcpu->wq);
 }

@@ -11,13 +11,16 @@
  * that swap and are switched around each VMRUN, with GIF clear.
  */
 #include <linux/kvm_host.h>
+#include <linux/mem_encrypt.h>
 #include <linux/io.h>
 #include <linux/kernel.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 #include <asm/fpu/api.h>
+#include <asm/debugreg.h>
 #include <asm/fpu/xcr.h>
+#include <asm/mce.h>
 #include <asm/pkru.h>
 #include <asm/svm.h>
 #include <asm/traps.h>
@@ -56,9 +59,6 @@ static int lkvm_handle_work(void)
 	return 0;
 }
 
-/* An exit code VMRUN never writes: the VMCB still holds it if VMRUN faulted. */
-#define LKVM_EXIT_CODE_NONE	0xfffffffe
-
 /* The host's XCR0: set once at boot, the same on every CPU. */
 static u64 lkvm_host_xcr0 __ro_after_init;
 
@@ -76,7 +76,20 @@ static const int lkvm_intercepts[] = {
 	INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
 	INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT, INTERCEPT_RDTSCP,
 	INTERCEPT_MONITOR, INTERCEPT_MWAIT, INTERCEPT_MWAIT_COND, INTERCEPT_XSETBV,
-	INTERCEPT_RDPRU,
+	INTERCEPT_RDPRU, INTERCEPT_WBINVD,
+	/* Every debug register access: the guest's are virtual (exit.c). */
+	INTERCEPT_DR0_READ, INTERCEPT_DR1_READ, INTERCEPT_DR2_READ, INTERCEPT_DR3_READ,
+	INTERCEPT_DR4_READ, INTERCEPT_DR5_READ, INTERCEPT_DR6_READ, INTERCEPT_DR7_READ,
+	INTERCEPT_DR0_WRITE, INTERCEPT_DR1_WRITE, INTERCEPT_DR2_WRITE, INTERCEPT_DR3_WRITE,
+	INTERCEPT_DR4_WRITE, INTERCEPT_DR5_WRITE, INTERCEPT_DR6_WRITE, INTERCEPT_DR7_WRITE,
+	/*
+	 * #DB and #AC: delivering one can raise the same again, forever, with
+	 * no instruction boundary for a host interrupt to exit at (the
+	 * CVE-2015-5307 and CVE-2015-8104 pattern). Intercepted, each
+	 * delivery is an exit. #MC: a host machine check belongs to the host.
+	 */
+	INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR, INTERCEPT_EXCEPTION_OFFSET + AC_VECTOR,
+	INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR,
 };
 
 void lkvm_vcpu_init_vmcb(struct lkvm_vcpu *vcpu)
@@ -94,8 +107,7 @@ void lkvm_vcpu_init_vmcb(struct lkvm_vcpu *vcpu)
 	 */
 	c->int_ctl |= V_INTR_MASKING_MASK;
 	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
-	c->nested_cr3 = page_to_phys(vcpu->vm->npt_root);
-	vcpu->xcr0 = XFEATURE_MASK_FP;
+	c->nested_cr3 = lkvm_page_pa(vcpu->vm->npt_root);
 	vcpu->asid.cpu = -1;
 	vcpu->cpu = -1;
 }
@@ -104,6 +116,9 @@ void lkvm_inject_exception(struct lkvm_vcpu *vcpu, u8 vector, bool has_error, u3
 {
 	struct vmcb_control_area *c = &vcpu->vmcb->control;
 
+	/* Real mode pushes no error code. */
+	if (!(vcpu->vmcb->save.cr0 & X86_CR0_PE))
+		has_error = false;
 	c->event_inj = vector | SVM_EVTINJ_TYPE_EXEPT | SVM_EVTINJ_VALID |
 		       (has_error ? SVM_EVTINJ_VALID_ERR : 0);
 	c->event_inj_err = error;
@@ -112,16 +127,22 @@ void lkvm_inject_exception(struct lkvm_vcpu *vcpu, u8 vector, bool has_error, u3
 
 /*
  * An event the CPU was delivering when the exit came (EXITINTINFO) was not
- * delivered: hand it to the next VMRUN again.
+ * delivered: hand it to the next VMRUN again. Except an INT n, INT3 or
+ * INTO: without NRIP save, RIP still points at the instruction, which
+ * runs again and raises it again; injected, it would return to the same
+ * instruction and run twice.
  */
 static void lkvm_reinject_interrupted(struct lkvm_vcpu *vcpu)
 {
 	struct vmcb_control_area *c = &vcpu->vmcb->control;
+	u32 info = c->exit_int_info, type = info & SVM_EXITINTINFO_TYPE_MASK;
+	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
 
-	if (c->exit_int_info & SVM_EXITINTINFO_VALID) {
-		c->event_inj = c->exit_int_info;
-		c->event_inj_err = c->exit_int_info_err;
-	}
+	if (!(info & SVM_EXITINTINFO_VALID) || type == SVM_EXITINTINFO_TYPE_SOFT ||
+	    (type == SVM_EXITINTINFO_TYPE_EXEPT && (vector == BP_VECTOR || vector == OF_VECTOR)))
+		return;
+	c->event_inj = info;
+	c->event_inj_err = c->exit_int_info_err;
 }
 
 static bool lkvm_guest_osxsave(struct lkvm_vcpu *vcpu)
@@ -134,30 +155,49 @@ static bool lkvm_guest_pke(struct lkvm_vcpu *vcpu)
 	return vcpu->vmcb->save.cr4 & X86_CR4_PKE;
 }
 
-/* One VMRUN. IRQs off, GIF clear, guest FPU registers loaded. */
-static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa, bool save_host)
+/*
+ * From the last instrumentable instruction to the first one after: no
+ * tracing or instrumentation while the CPU is, for RCU and context
+ * tracking, in guest mode.
+ */
+static noinstr void lkvm_vcpu_enter_exit(struct lkvm_vcpu *vcpu, u64 host_save_pa)
 {
-	bool xsave = cpu_feature_enabled(X86_FEATURE_OSXSAVE);
-	u64 host_xcr0 = lkvm_host_xcr0, xcr0;
-	u32 host_pkru = vcpu->host_pkru, pkru;
-
-	if (xsave && lkvm_guest_osxsave(vcpu) && vcpu->xcr0 != host_xcr0)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
-	/* The guest can set CR4.PKE itself; its PKRU must not reach the host. */
-	if (cpu_feature_enabled(X86_FEATURE_OSPKE) && lkvm_guest_pke(vcpu) &&
-	    vcpu->pkru != host_pkru)
-		write_pkru(vcpu->pkru);
-
 	guest_state_enter_irqoff();
 	/*
 	 * With V_INTR_MASKING, the host's IF at VMRUN decides whether host
 	 * interrupts exit; GIF, clear until VMRUN sets it, keeps them off here.
 	 */
 	raw_local_irq_enable();
-	lkvm_svm_vmrun(vcpu->vmcb_pa, vcpu->gprs, host_save_pa, save_host);
+	lkvm_svm_vmrun(vcpu->vmcb_pa, vcpu->gprs, host_save_pa);
 	raw_local_irq_disable();
 	guest_state_exit_irqoff();
+}
 
+/* One VMRUN. IRQs off, GIF clear, guest FPU registers loaded. */
+static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
+{
+	bool xsave = cpu_feature_enabled(X86_FEATURE_OSXSAVE);
+	bool guest_osxsave = lkvm_guest_osxsave(vcpu);
+	u64 host_xcr0 = lkvm_host_xcr0, xcr0;
+	u32 host_pkru = vcpu->host_pkru, pkru;
+
+	if (xsave && guest_osxsave && vcpu->xcr0 != host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
+	/* The guest can set CR4.PKE itself; its PKRU must not reach the host. */
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE) && lkvm_guest_pke(vcpu) &&
+	    vcpu->pkru != host_pkru)
+		write_pkru(vcpu->pkru);
+	/* A division's leftovers must not reach the guest (AMD's DIV0 erratum). */
+	amd_clear_divider();
+
+	lkvm_vcpu_enter_exit(vcpu, host_save_pa);
+
+	/*
+	 * #VMEXIT turned the host's breakpoints off (DR7 = 0x400): back on,
+	 * if the host has any.
+	 */
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
 	/* Like XCR0 below: the guest may have turned CR4.PKE off again. */
 	if (cpu_feature_enabled(X86_FEATURE_OSPKE)) {
 		pkru = read_pkru();
@@ -169,15 +209,29 @@ static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa, bool sav
 	/*
 	 * Read the guest's XCR0 back rather than trust the XSETBV intercept:
 	 * QEMU's SVM does not implement it, and a CPU without it lets the
-	 * guest write XCR0 directly. Either way the host's comes back.
+	 * guest write XCR0 directly. Only what the guest ran with counts: a
+	 * guest that turned OSXSAVE on in between ran with the host's XCR0,
+	 * which must not become its own. Either way the host's comes back.
 	 */
 	if (xsave) {
 		xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
-		if (lkvm_guest_osxsave(vcpu))
+		if (guest_osxsave && lkvm_guest_osxsave(vcpu))
 			vcpu->xcr0 = xcr0;
 		if (xcr0 != host_xcr0)
 			xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
 	}
+}
+
+/*
+ * A host machine check arrived in guest mode: hand it to the host's
+ * handler, as if it had interrupted user mode, the way KVM does. IRQs off.
+ */
+static void lkvm_machine_check(void)
+{
+	struct pt_regs regs = { .cs = 3, .flags = X86_EFLAGS_IF };
+
+	if (IS_ENABLED(CONFIG_X86_MCE))
+		do_machine_check(&regs);
 }
 
 /*
@@ -187,8 +241,8 @@ static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa, bool sav
 static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 {
 	struct vmcb_control_area *c = &vcpu->vmcb->control;
-	bool flush_all, save_host;
 	u64 host_save_pa;
+	bool flush_all;
 
 	local_irq_disable();
 	if (lkvm_work_pending()) {
@@ -198,8 +252,7 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	/* The guest's registers were saved away by a context switch. */
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
-	if (!lkvm_svm_prepare_run(vcpu->run_id, &vcpu->asid, &host_save_pa, &save_host,
-				  &flush_all)) {
+	if (!lkvm_svm_prepare_run(vcpu->vmcb_pa, &vcpu->asid, &host_save_pa, &flush_all)) {
 		local_irq_enable();
 		return -EIO;
 	}
@@ -209,22 +262,29 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	/* Pairs with smp_mb__after_atomic() in lkvm_pi_post(). */
 	smp_store_mb(vcpu->mode, LKVM_IN_GUEST);
 	lkvm_pi_inject(vcpu);
-	c->exit_code = LKVM_EXIT_CODE_NONE;
 
+	guest_timing_enter_irqoff();
 	lkvm_clgi();
-	lkvm_world_switch(vcpu, host_save_pa, save_host);
+	lkvm_world_switch(vcpu, host_save_pa);
+	if (c->exit_code == SVM_EXIT_EXCP_BASE + MC_VECTOR)
+		lkvm_machine_check();
 	lkvm_stgi();
 	/* A host NMI that exited the guest was taken at stgi(). */
 
 	WRITE_ONCE(vcpu->mode, LKVM_OUTSIDE_GUEST);
+	/* VMSCAPE: the guest's branch history must not steer the VMM's. */
+	if (cpu_feature_enabled(X86_FEATURE_IBPB_EXIT_TO_USER))
+		this_cpu_write(x86_ibpb_exit_to_user, true);
 	c->tlb_ctl = TLB_CONTROL_DO_NOTHING;
-	/* Host interrupts that exited the guest are taken here. */
+	/*
+	 * Host interrupts that exited the guest are taken here; then the time
+	 * is accounted, after them, so that their ticks count as the guest's.
+	 */
+	local_irq_enable();
+	local_irq_disable();
+	guest_timing_exit_irqoff();
 	local_irq_enable();
 
-	if (c->exit_code == LKVM_EXIT_CODE_NONE) {
-		pr_err_ratelimited("VMRUN faulted on CPU %d\n", vcpu->cpu);
-		return -EIO;
-	}
 	/* Delivered by VMRUN, or back in EXITINTINFO. */
 	c->event_inj = 0;
 	lkvm_reinject_interrupted(vcpu);
@@ -261,7 +321,6 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 
 	/* Exits fill in only what they need: nothing stale may show. */
 	memset(&vcpu->run, 0, sizeof(vcpu->run));
-	vcpu->run_id = lkvm_svm_new_run_id();
 	/*
 	 * The task's PKRU, which stays in the register while it is in the
 	 * kernel (a context switch saves and reloads it), so it is read once.

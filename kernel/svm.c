@@ -15,6 +15,7 @@
 #include <linux/cpuhotplug.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/mem_encrypt.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/reboot.h>
@@ -22,6 +23,7 @@
 #include <linux/syscore_ops.h>
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
+#include <asm/nospec-branch.h>
 #include <asm/processor.h>
 #include <asm/svm.h>
 
@@ -36,14 +38,10 @@ struct lkvm_svm_cpu {
 	/* What VMSAVE keeps of the host while a guest runs (FS, GS, TR...). */
 	struct page *host_save;
 	/*
-	 * The LKVM_RUN call (its unique number) whose state @host_save holds.
-	 * The state is that of a task (its FS and user GS base) on this CPU
-	 * (its TR, GS base), and a task inside LKVM_RUN cannot change its
-	 * own: while the same call comes back here, the saved state is still
-	 * right and VMSAVE can be skipped. Only touched on this CPU with IRQs
-	 * off.
+	 * The VMCB that last ran here: another one's guest must not steer
+	 * this one's branch predictions. Only touched on this CPU, IRQs off.
 	 */
-	u64 host_save_owner;
+	u64 last_vmcb_pa;
 	/* We set EFER.SVME on this CPU. Only read and written on this CPU. */
 	bool enabled;
 	/*
@@ -114,15 +112,17 @@ static int lkvm_svm_cpu_enable(unsigned int cpu)
 		ret = -EBUSY;
 	} else {
 		wrmsrl(MSR_EFER, efer | EFER_SVME);
-		wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+		wrmsrl(MSR_VM_HSAVE_PA, lkvm_page_pa(sc->hsave));
 		sc->enabled = true;
-		sc->host_save_owner = 0;
+		sc->last_vmcb_pa = 0;
 		/*
 		 * Another hypervisor may have left TLB entries under any ASID:
 		 * the first ASID handed out here starts a generation, which
-		 * flushes them all.
+		 * flushes them all. The generation moves on now too, so that no
+		 * vCPU that ran here before SVM was given back keeps its ASID.
 		 */
 		sc->next_asid = lkvm_svm_nr_asids;
+		sc->asid_generation++;
 	}
 	local_irq_restore(flags);
 
@@ -319,33 +319,24 @@ void lkvm_svm_exit(void)
 	lkvm_svm_free_hsave();
 }
 
-/* Numbers LKVM_RUN calls: never 0, never reused (2^64 calls). */
-u64 lkvm_svm_new_run_id(void)
-{
-	static atomic64_t last_run_id;
-
-	return atomic64_inc_return(&last_run_id);
-}
-
 u64 lkvm_svm_iopm_pa(void)
 {
-	return page_to_phys(lkvm_svm_iopm);
+	return lkvm_page_pa(lkvm_svm_iopm);
 }
 
 u64 lkvm_svm_msrpm_pa(void)
 {
-	return page_to_phys(lkvm_svm_msrpm);
+	return lkvm_page_pa(lkvm_svm_msrpm);
 }
 
 /*
  * Called with IRQs off right before VMRUN: false if this CPU does not
- * have SVM from us (it was taken away for reboot or suspend). Says whether
- * the host's state must be saved again, and gives the vCPU an ASID valid
- * on this CPU, asking for a flush of all ASIDs when a new generation
- * starts.
+ * have SVM from us (it was taken away for reboot or suspend). Gives the
+ * vCPU an ASID valid on this CPU, asking for a flush of all ASIDs when a
+ * new generation starts, and puts a branch prediction barrier between
+ * two different VMCBs' guests.
  */
-bool lkvm_svm_prepare_run(u64 run_id, struct lkvm_asid *a, u64 *host_save_pa,
-			  bool *save_host, bool *flush_all)
+bool lkvm_svm_prepare_run(u64 vmcb_pa, struct lkvm_asid *a, u64 *host_save_pa, bool *flush_all)
 {
 	struct lkvm_svm_cpu *sc = this_cpu_ptr(&lkvm_svm_cpu);
 	int cpu = smp_processor_id();
@@ -353,9 +344,11 @@ bool lkvm_svm_prepare_run(u64 run_id, struct lkvm_asid *a, u64 *host_save_pa,
 	lockdep_assert_irqs_disabled();
 	if (!sc->enabled)
 		return false;
-	*host_save_pa = page_to_phys(sc->host_save);
-	*save_host = sc->host_save_owner != run_id;
-	sc->host_save_owner = run_id;
+	*host_save_pa = lkvm_page_pa(sc->host_save);
+	if (sc->last_vmcb_pa != vmcb_pa) {
+		indirect_branch_prediction_barrier();
+		sc->last_vmcb_pa = vmcb_pa;
+	}
 	*flush_all = false;
 	if (a->cpu == cpu && a->generation == sc->asid_generation)
 		return true;

@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
+#include <asm/debugreg.h>
 #include <asm/processor.h>
 #include <asm/svm.h>
 
@@ -86,6 +87,9 @@ void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	vcpu->halted = false;
 	vcpu->read.pending = false;
 	vcpu->xcr0 = XFEATURE_MASK_FP;
+	memset(vcpu->db, 0, sizeof(vcpu->db));
+	vcpu->dr6 = LKVM_DR6_INIT;
+	vcpu->dr7 = LKVM_DR7_INIT;
 	/* RDX holds the processor signature, as CPUID 1 EAX reports it. */
 	vcpu->gprs[GPR_RDX] = cpuid_eax(1);
 	memset(save, 0, sizeof(*save));
@@ -103,8 +107,8 @@ void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	save->efer = EFER_SVME;
 	save->rflags = RFLAGS_FIXED;
 	save->rip = 0xfff0;
-	save->dr6 = 0xffff0ff0;
-	save->dr7 = 0x400;
+	save->dr6 = LKVM_DR6_INIT;
+	save->dr7 = LKVM_DR7_INIT;
 	save->g_pat = 0x0007040600070406ULL;
 }
 
@@ -254,7 +258,6 @@ static long lkvm_vcpu_set_sregs(struct lkvm_vcpu *vcpu, const struct lkvm_sregs 
 	return 0;
 }
 
-/* Any thread, even while the vCPU runs: no vCPU mutex. */
 static long lkvm_vcpu_interrupt(struct lkvm_vcpu *vcpu, const struct lkvm_interrupt __user *uirq)
 {
 	struct lkvm_interrupt irq;
@@ -270,7 +273,7 @@ static long lkvm_vcpu_interrupt(struct lkvm_vcpu *vcpu, const struct lkvm_interr
 
 static long lkvm_vcpu_get_stats(struct lkvm_vcpu *vcpu, struct lkvm_vcpu_stats __user *ustats)
 {
-	BUILD_BUG_ON(LKVM_VCPU_NR_STATS_USED > LKVM_VCPU_NR_STATS);
+	BUILD_BUG_ON(LKVM_STAT_GUEST_EXCEPTIONS >= LKVM_VCPU_NR_STATS);
 	BUILD_BUG_ON(sizeof(vcpu->stats) != sizeof(*ustats));
 	return copy_to_user(ustats, vcpu->stats, sizeof(vcpu->stats)) ? -EFAULT : 0;
 }
@@ -281,8 +284,14 @@ static long lkvm_vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long a
 	void __user *argp = (void __user *)arg;
 	long ret;
 
+	/*
+	 * Any thread, even while the vCPU runs: posting is atomic, and the
+	 * counters are read as they are (each one a naturally aligned u64).
+	 */
 	if (cmd == LKVM_INTERRUPT)
 		return lkvm_vcpu_interrupt(vcpu, argp);
+	if (cmd == LKVM_GET_VCPU_STATS)
+		return lkvm_vcpu_get_stats(vcpu, argp);
 	/* A vCPU is run by one thread at a time; a second caller waits, killably. */
 	if (mutex_lock_killable(&vcpu->mutex))
 		return -EINTR;
@@ -301,9 +310,6 @@ static long lkvm_vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long a
 		break;
 	case LKVM_RUN:
 		ret = lkvm_vcpu_run(vcpu, argp);
-		break;
-	case LKVM_GET_VCPU_STATS:
-		ret = lkvm_vcpu_get_stats(vcpu, argp);
 		break;
 	default:
 		ret = -ENOTTY;
@@ -358,7 +364,7 @@ int lkvm_vcpu_create(struct lkvm_vm *vm, u32 id)
 		kfree(vcpu);
 		return -ENOMEM;
 	}
-	vcpu->vmcb_pa = virt_to_phys(vcpu->vmcb);
+	vcpu->vmcb_pa = lkvm_page_pa(virt_to_page(vcpu->vmcb));
 	mutex_init(&vcpu->mutex);
 	init_waitqueue_head(&vcpu->wq);
 	vcpu->vm = vm;

@@ -198,6 +198,7 @@ static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
 
 out_unpin:
 	lkvm_unpin(pages, npages, false);
+	memset(slot, 0, sizeof(*slot));
 out_free:
 	kvfree(pages);
 out_unaccount:

@@ -10,6 +10,7 @@
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
+#include <asm/cpufeatures.h>
 #include <asm/nospec-branch.h>
 
 /* Offsets in the gprs[] array of struct lkvm_vcpu: x86 encoding order. */
@@ -40,13 +41,12 @@
  * @vmcb_pa:	 physical address of the vCPU's VMCB (RDI)
  * @gprs:	 the vCPU's gprs[16], loaded before and stored after (RSI)
  * @host_pa:	 physical address of this CPU's host VMSAVE area (RDX)
- * @save_host:	 whether to VMSAVE the host's state there first (CL): not
- *		 if it already holds this task's (see lkvm_svm_prepare_run())
  *
- * Called with IRQs off and GIF clear. A fault on an SVM instruction (only
- * possible if SVM was taken away from this CPU, which the caller checks
- * with IRQs off) resumes at the next instruction: the caller then finds the
- * VMCB's exit code as it left it and reports VMRUN as failed.
+ * Called with IRQs off and GIF clear. An SVM instruction can only fault if
+ * SVM was taken from this CPU under us, which the caller rules out with
+ * IRQs off (the crash path's NMI that does it never returns). Past the
+ * guest's VMLOAD, FS and GS are the guest's, so no C code could run
+ * safely after such a fault: it is a BUG, as in KVM.
  */
 SYM_FUNC_START(lkvm_svm_vmrun)
 	push %rbp
@@ -62,12 +62,10 @@ SYM_FUNC_START(lkvm_svm_vmrun)
 
 	/* The host's FS/GS bases and syscall MSRs, then the guest's. */
 	mov %rdx, %rax
-	test %cl, %cl
-	jz 2f
 1:	vmsave %rax
-2:	mov %rdi, %rax
+	mov %rdi, %rax
 3:	vmload %rax
-4:
+
 	mov GPR_RCX(%rsi), %rcx
 	mov GPR_RDX(%rsi), %rdx
 	mov GPR_RBX(%rsi), %rbx
@@ -83,8 +81,11 @@ SYM_FUNC_START(lkvm_svm_vmrun)
 	mov GPR_RDI(%rsi), %rdi
 	mov GPR_RSI(%rsi), %rsi
 
+	/* Leave nothing in CPU buffers for the guest to sample (MDS, TSA). */
+	VM_CLEAR_CPU_BUFFERS
+
 5:	vmrun %rax
-6:
+
 	/* #VMEXIT restored RSP and RAX: the stack is ours again. */
 	mov ARG_GPRS(%rsp), %rax
 	mov %rcx, GPR_RCX(%rax)
@@ -104,13 +105,15 @@ SYM_FUNC_START(lkvm_svm_vmrun)
 
 	mov ARG_VMCB(%rsp), %rax
 7:	vmsave %rax
-8:	mov ARG_HOST(%rsp), %rax
+	mov ARG_HOST(%rsp), %rax
 	/* Back to the host's GS base: per-CPU data works again after this. */
 9:	vmload %rax
-10:
+
 	/* No return may be predicted from what the guest left behind. */
 	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RETPOLINE
 	UNTRAIN_RET
+	/* SRSO's ibpb-vmexit mode. Clobbers RAX, RCX, RDX, cleared below. */
+	ALTERNATIVE "", "call entry_ibpb", X86_FEATURE_IBPB_ON_VMEXIT
 
 	/* Leave no guest value in a register for speculation to use. */
 	xor %eax, %eax
@@ -132,9 +135,11 @@ SYM_FUNC_START(lkvm_svm_vmrun)
 	pop %rbp
 	RET
 
-	_ASM_EXTABLE(1b, 2b)
-	_ASM_EXTABLE(3b, 4b)
-	_ASM_EXTABLE(5b, 6b)
-	_ASM_EXTABLE(7b, 8b)
-	_ASM_EXTABLE(9b, 10b)
+20:	ud2
+
+	_ASM_EXTABLE(1b, 20b)
+	_ASM_EXTABLE(3b, 20b)
+	_ASM_EXTABLE(5b, 20b)
+	_ASM_EXTABLE(7b, 20b)
+	_ASM_EXTABLE(9b, 20b)
 SYM_FUNC_END(lkvm_svm_vmrun)

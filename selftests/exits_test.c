@@ -6,11 +6,14 @@
  */
 #include <cpuid.h>
 #include <errno.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -739,6 +742,125 @@ TEST(xsetbv_checked)
 	 * SVM lacks it and the CPU checks the values itself.
 	 */
 	EXPECT_TRUE(stat(g, LKVM_STAT_XSETBV) == 5 || stat(g, LKVM_STAT_XSETBV) == 0);
+	guest_destroy(g);
+}
+
+/* ---- Debug registers and #DB ---- */
+
+static uint64_t host_watched;
+
+/*
+ * A host hardware breakpoint on @addr for this thread: the kernel loads it
+ * into DR0-3 whenever the thread runs. Returns the perf fd or -errno.
+ */
+static int host_breakpoint(void *addr)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(attr),
+		.bp_type = HW_BREAKPOINT_W,
+		.bp_addr = (uintptr_t)addr,
+		.bp_len = HW_BREAKPOINT_LEN_8,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+	int fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static uint64_t perf_count(int fd)
+{
+	uint64_t n = 0;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return ~0ULL;
+	return n;
+}
+
+static void guest_dr_code(uint64_t a0, uint64_t a1)
+{
+	uint64_t v, fault;
+
+	/* Virtual registers at their reset values, whatever the host has. */
+	asm volatile("mov %%dr0, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, 0);
+	asm volatile("mov %%dr3, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, 0);
+	asm volatile("mov %%dr6, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, 0xffff0ff0);
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, 0x400);
+	/* Round trips, through a register that needs REX.B. */
+	asm volatile("mov %1, %%r9; mov %%r9, %%dr0; xor %%r9d, %%r9d; mov %%dr0, %%r9; mov %%r9, %0"
+		     : "=r"(v) : "r"(0xffffffff81234560ULL) : "r9");
+	GUEST_ASSERT_EQ(v, 0xffffffff81234560ULL);
+	asm volatile("mov %0, %%dr7" : : "r"(0x1ULL));
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, 0x401);
+	/* DR7 with a bit above 31: #GP, and DR7 as it was. */
+	asm volatile(GUEST_ASM_SAFE("mov %%rax, %%dr7") : GUEST_ASM_SAFE_OUTPUT(fault)
+		     : "a"(1ULL << 32) : GUEST_ASM_SAFE_CLOBBERS);
+	GUEST_ASSERT_EQ(guest_fault_vector(fault), VECTOR_GP);
+	asm volatile("mov %%dr7, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, 0x401);
+	GUEST_DONE();
+}
+
+TEST(debug_registers_virtual_host_breakpoint_kept)
+{
+	struct guest *g;
+	struct ucall uc;
+	int bp;
+
+	GUEST_CREATE_OR_SKIP(g, GUEST_LKVM, guest_dr_code);
+	bp = host_breakpoint(&host_watched);
+	if (bp < 0)
+		SKIP(guest_destroy(g); return, "no hardware breakpoint for the host: %d", bp);
+	host_watched = 1;
+	ASSERT_EQ(1, perf_count(bp));
+	ASSERT_UCALL(g, UCALL_DONE, &uc);
+	/* 4 reads, 2 round trips of two accesses, the refused write, a read. */
+	EXPECT_EQ(10, stat(g, LKVM_STAT_DR_ACCESS));
+	/*
+	 * The host's breakpoint still fires after the guest ran on this
+	 * thread. (Hardware turns the host's DR7 off at #VMEXIT and the module
+	 * turns it back on; QEMU's SVM restores DR7 itself, so in the test VM
+	 * this part cannot fail for want of that.)
+	 */
+	host_watched = 2;
+	EXPECT_EQ(2, perf_count(bp));
+	close(bp);
+	guest_destroy(g);
+}
+
+static volatile uint64_t db_count;
+
+/* The #DB handler: count it, clear TF in the interrupted RFLAGS, return. */
+asm(".pushsection .text\n"
+    "db_stub:\n\t"
+    "lock incq db_count(%rip)\n\t"
+    "andq $~0x100, 16(%rsp)\n\t"
+    "iretq\n"
+    ".popsection");
+void db_stub(void);
+
+static void guest_single_step_code(uint64_t a0, uint64_t a1)
+{
+	asm volatile("pushf; orq $0x100, (%%rsp); popf; nop; nop" ::: "memory", "cc");
+	GUEST_ASSERT_EQ(db_count, 1);
+	GUEST_DONE();
+}
+
+TEST(single_step_db_reflected)
+{
+	struct guest *g;
+	struct ucall uc;
+
+	GUEST_CREATE_OR_SKIP(g, GUEST_LKVM, guest_single_step_code);
+	guest_set_idt_handler(g, 1, db_stub);
+	ASSERT_UCALL(g, UCALL_DONE, &uc);
+	EXPECT_EQ(1, stat(g, LKVM_STAT_GUEST_EXCEPTIONS));
 	guest_destroy(g);
 }
 

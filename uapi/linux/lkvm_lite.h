@@ -143,6 +143,7 @@ struct lkvm_test_exits {
 #define LKVM_INTERNAL_EMULATION		2	/* an MMIO instruction not decoded */
 #define LKVM_INTERNAL_VMRUN_FAILED	3	/* VMRUN refused the state (SVM_EXIT_ERR) */
 #define LKVM_INTERNAL_FETCH		4	/* the instruction could not be read */
+#define LKVM_INTERNAL_DELIVERY		5	/* delivering an event touched memory outside RAM */
 
 /**
  * struct lkvm_run - argument of LKVM_RUN
@@ -219,15 +220,15 @@ enum {
 	LKVM_STAT_INTR,			/* a host interrupt arrived in guest mode */
 	LKVM_STAT_NMI,
 	LKVM_STAT_SHUTDOWN,
-	LKVM_STAT_CR_WRITE,
+	LKVM_STAT_DR_ACCESS,		/* debug register reads and writes */
 	LKVM_STAT_XSETBV,
 	LKVM_STAT_EXCEPTION_INJECTED,	/* faults the module raised in the guest */
 	LKVM_STAT_IRQ_INJECTED,		/* interrupts handed to the guest */
 	LKVM_STAT_HALT_WAKEUPS,
 	LKVM_STAT_UNCLAIMED_IO,		/* port accesses no device claimed */
 	LKVM_STAT_UNCLAIMED_MMIO,	/* accesses outside memory no device claimed */
-	LKVM_STAT_OTHER_EXITS,		/* exits no counter above names */
-	LKVM_VCPU_NR_STATS_USED
+	LKVM_STAT_OTHER_EXITS,		/* exits no counter above or below names */
+	LKVM_STAT_GUEST_EXCEPTIONS,	/* #DB and #AC the guest raised, passed back to it */
 };
 
 #define LKVM_VCPU_NR_STATS	64
