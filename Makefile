@@ -18,7 +18,8 @@ LINUX_SRC := $(BUILD)/linux-src
 # Files taken from Debian's linux-source-6.1 at build time; never committed.
 LINUX_SRC_FILES := tools/testing/selftests/kselftest.h \
 		   tools/testing/selftests/kselftest_harness.h \
-		   scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch
+		   scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch \
+		   scripts/extract-vmlinux
 INITRAMFS := $(BUILD)/vm/initramfs.cpio.gz
 
 all: module launcher selftests initramfs
@@ -34,11 +35,26 @@ module:
 		rc=$$?; cat $(BUILD)/module.log; test $$rc = 0
 	@! grep -E 'warning:|error:' $(BUILD)/module.log || \
 		{ echo "the module build has warnings" >&2; exit 1; }
+	@$(MAKE) --no-print-directory module-btf
+
+# BTF for the module, so BPF programs can use its types (Documentation/
+# tracing.rst). Kbuild makes it only next to a vmlinux, which Debian's
+# headers lack: its base is the vmlinux inside the kernel image itself.
+VMLINUX_BTF := $(BUILD)/vmlinux-$(KVER)
+$(VMLINUX_BTF): $(LINUX_SRC)/.stamp
+	@test -r /boot/vmlinuz-$(KVER) || { echo "/boot/vmlinuz-$(KVER) missing: run make deps" >&2; exit 1; }
+	$(LINUX_SRC)/scripts/extract-vmlinux /boot/vmlinuz-$(KVER) > $@.tmp
+	@readelf -S $@.tmp | grep -q '\.BTF' || { echo "no BTF in /boot/vmlinuz-$(KVER)" >&2; exit 1; }
+	mv $@.tmp $@
+
+module-btf: $(VMLINUX_BTF)
+	@readelf -S kernel/lkvm_lite.ko | grep -q '\.BTF' || \
+		pahole -J --btf_base $(VMLINUX_BTF) kernel/lkvm_lite.ko
 
 launcher:
 	$(MAKE) -C tools/lkvm-lite
 
-$(LINUX_SRC)/.stamp: $(LINUX_SRC_TAR)
+$(LINUX_SRC)/.stamp: $(LINUX_SRC_TAR) Makefile
 	@test -r "$<" || { echo "$< missing: run make deps" >&2; exit 1; }
 	rm -rf $(LINUX_SRC) && mkdir -p $(LINUX_SRC)
 	tar -xJf $< -C $(LINUX_SRC) --strip-components=1 \
@@ -84,14 +100,17 @@ bench: deps
 	selftests/vm/run.sh -c 1 -t 900 -o $(BENCH_OUT) -- selftests/bench/run-bench.sh
 	@selftests/bench/bench-json.sh $(BENCH_OUT)/bench.txt $(CURDIR)/bench.json
 
+# kernel/trace.h is written in TRACE_EVENT()'s macro language, which
+# checkpatch reads as plain C and cannot judge (as with Linux's own).
+STYLE_EXEMPT := kernel/trace.h
 style: $(LINUX_SRC)/.stamp
 	$(LINUX_SRC)/scripts/checkpatch.pl --no-tree --strict --max-line-length=100 --quiet \
 		--ignore FILE_PATH_CHANGES -f \
-		$(filter-out %.mod.c,$(wildcard kernel/*.c kernel/*.h uapi/linux/*.h))
+		$(filter-out %.mod.c $(STYLE_EXEMPT),$(wildcard kernel/*.c kernel/*.h uapi/linux/*.h))
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean || true
 	$(MAKE) -C tools/lkvm-lite clean
 	rm -rf $(BUILD)
 
-.PHONY: all deps module launcher selftests initramfs check run vm bench style clean
+.PHONY: all deps module module-btf launcher selftests initramfs check run vm bench style clean

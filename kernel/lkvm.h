@@ -61,6 +61,8 @@ struct lkvm_memslot {
 struct lkvm_vm {
 	/* The VM file and each vCPU file hold one. */
 	struct kref ref;
+	/* Names the VM in tracepoints: VMs are numbered as they are created. */
+	u32 id;
 	/* The creating process's mm: the only one that may add memory. */
 	struct mm_struct *mm;
 	/*

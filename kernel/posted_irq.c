@@ -22,21 +22,29 @@
 #include <asm/svm.h>
 
 #include "lkvm.h"
+#include "trace.h"
 
 void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector)
 {
+	int kick = LKVM_KICK_NONE, cpu = -1, me;
+
 	set_bit(vector, vcpu->pi.pir);
 	set_bit(0, &vcpu->pi.on);
 	/* Pairs with the barrier after vcpu->mode is set in run.c. */
 	smp_mb__after_atomic();
 	if (READ_ONCE(vcpu->mode) == LKVM_IN_GUEST) {
-		int cpu = READ_ONCE(vcpu->cpu), me = get_cpu();
-
+		cpu = READ_ONCE(vcpu->cpu);
+		me = get_cpu();
 		/* In guest mode on a CPU that went offline since: it is not. */
-		if (cpu != me && cpu_online(cpu))
+		if (cpu == me) {
+			kick = LKVM_KICK_SELF;
+		} else if (cpu_online(cpu)) {
 			smp_send_reschedule(cpu);
+			kick = LKVM_KICK_IPI;
+		}
 		put_cpu();
 	}
+	trace_lkvm_irq_post(vcpu->vm->id, vcpu->id, vector, kick, cpu);
 	wake_up_interruptible(&vcpu->wq);
 }
 
@@ -84,6 +92,8 @@ void lkvm_pi_inject(struct lkvm_vcpu *vcpu)
 		return;
 	if ((vmcb->control.event_inj & SVM_EVTINJ_VALID) || !lkvm_vcpu_interruptible(vcpu)) {
 		lkvm_request_irq_window(vmcb, true);
+		trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, find_last_bit(vcpu->pi.pir, 256),
+				      true);
 		return;
 	}
 	clear_bit(0, &vcpu->pi.on);
@@ -97,4 +107,5 @@ void lkvm_pi_inject(struct lkvm_vcpu *vcpu)
 		set_bit(0, &vcpu->pi.on);
 	vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
 	lkvm_stat_inc(vcpu, LKVM_STAT_IRQ_INJECTED);
+	trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, false);
 }

@@ -26,6 +26,7 @@
 #include <asm/traps.h>
 
 #include "lkvm.h"
+#include "trace.h"
 
 /*
  * What must be done before the next VMRUN: signals end LKVM_RUN, and a
@@ -262,6 +263,7 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	/* Pairs with smp_mb__after_atomic() in lkvm_pi_post(). */
 	smp_store_mb(vcpu->mode, LKVM_IN_GUEST);
 	lkvm_pi_inject(vcpu);
+	trace_lkvm_entry(vcpu->vm->id, vcpu->id, vcpu->vmcb->save.rip);
 
 	guest_timing_enter_irqoff();
 	lkvm_clgi();
@@ -284,6 +286,8 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	local_irq_disable();
 	guest_timing_exit_irqoff();
 	local_irq_enable();
+	trace_lkvm_exit(vcpu->vm->id, vcpu->id, c->exit_code, vcpu->vmcb->save.rip,
+			c->exit_info_1, c->exit_info_2);
 
 	/* Delivered by VMRUN, or back in EXITINTINFO. */
 	c->event_inj = 0;
@@ -300,8 +304,10 @@ static bool lkvm_halt_done(struct lkvm_vcpu *vcpu)
 /* HLT: sleep until the guest can take an interrupt; a signal ends the wait. */
 static int lkvm_vcpu_halt(struct lkvm_vcpu *vcpu)
 {
+	trace_lkvm_halt(vcpu->vm->id, vcpu->id, false);
 	if (wait_event_interruptible(vcpu->wq, lkvm_halt_done(vcpu)))
 		return -EINTR;
+	trace_lkvm_halt(vcpu->vm->id, vcpu->id, true);
 	vcpu->halted = false;
 	lkvm_stat_inc(vcpu, LKVM_STAT_HALT_WAKEUPS);
 	return 1;
@@ -336,6 +342,8 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 		ret = lkvm_enter_guest(vcpu);
 		if (ret > 0) {
 			ret = lkvm_handle_exit(vcpu);
+			trace_lkvm_handled(vcpu->vm->id, vcpu->id, vcpu->vmcb->control.exit_code,
+					   ret);
 		} else if (!ret) {
 			ret = lkvm_handle_work();
 			ret = ret ? ret : 1;
@@ -343,6 +351,7 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 	}
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
 
+	trace_lkvm_userspace_exit(vcpu->vm->id, vcpu->id, ret ? 0 : vcpu->run.exit_reason, ret);
 	if (ret == -EINTR) {
 		lkvm_stat_inc(vcpu, LKVM_STAT_SIGNAL_EXITS);
 		return ret;

@@ -321,6 +321,8 @@ static const struct file_operations lkvm_vm_fops = {
 	.llseek = noop_llseek,
 };
 
+static atomic_t lkvm_vm_ids;
+
 long lkvm_create_vm(unsigned long arg)
 {
 	struct lkvm_vm *vm;
@@ -333,6 +335,7 @@ long lkvm_create_vm(unsigned long arg)
 		return -ENOMEM;
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
+	vm->id = atomic_inc_return(&lkvm_vm_ids);
 	if (lkvm_npt_init(vm)) {
 		kfree(vm);
 		return -ENOMEM;

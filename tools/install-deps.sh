@@ -8,6 +8,8 @@ packages=(
 	# the module, the launcher and the selftests
 	gcc make libc6-dev binutils kmod perl
 	linux-headers-amd64
+	# the module's BTF (pahole), and the eBPF tracing tool
+	dwarves clang llvm libbpf-dev bpftool
 	# kselftest harness headers and checkpatch.pl are extracted from here
 	linux-source-6.1 xz-utils
 	# the test VM: QEMU, the kernel it runs, its initramfs

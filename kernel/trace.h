@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Tracepoints on every exit path, trace system lkvm_lite:
+ * /sys/kernel/tracing/events/lkvm_lite/. Each names the VM (a number the
+ * module gives it, in creation order) and the vCPU.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM lkvm_lite
+
+#if !defined(LKVM_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define LKVM_TRACE_H
+
+#include <linux/tracepoint.h>
+#include <asm/svm.h>
+
+#include <linux/lkvm_lite.h>
+
+#define LKVM_EXIT_REASONS_SYMBOLIC				\
+	{ LKVM_EXIT_SHUTDOWN, "shutdown" },			\
+	{ LKVM_EXIT_INTERNAL_ERROR, "internal_error" },		\
+	{ LKVM_EXIT_TEST_IO, "test_io" },			\
+	{ LKVM_EXIT_TEST_MMIO, "test_mmio" }
+
+/* The guest is about to run: VMRUN at @rip. */
+TRACE_EVENT(lkvm_entry,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u64 rip),
+	TP_ARGS(vm_id, vcpu_id, rip),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u64, rip)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->rip = rip;
+	),
+	TP_printk("vm %u vcpu %u rip 0x%llx", __entry->vm_id, __entry->vcpu_id, __entry->rip)
+);
+
+/* A #VMEXIT, before its handler runs. */
+TRACE_EVENT(lkvm_exit,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 exit_code, u64 rip, u64 info1, u64 info2),
+	TP_ARGS(vm_id, vcpu_id, exit_code, rip, info1, info2),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u32, exit_code)
+		__field(u64, rip)
+		__field(u64, info1)
+		__field(u64, info2)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->exit_code = exit_code;
+		__entry->rip = rip;
+		__entry->info1 = info1;
+		__entry->info2 = info2;
+	),
+	TP_printk("vm %u vcpu %u reason %s rip 0x%llx info 0x%llx 0x%llx",
+		  __entry->vm_id, __entry->vcpu_id,
+		  __print_symbolic(__entry->exit_code, SVM_EXIT_REASONS),
+		  __entry->rip, __entry->info1, __entry->info2)
+);
+
+/* What the handler decided: 1 run the guest again, 0 go to userspace, <0 fail. */
+TRACE_EVENT(lkvm_handled,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 exit_code, int ret),
+	TP_ARGS(vm_id, vcpu_id, exit_code, ret),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u32, exit_code)
+		__field(int, ret)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->exit_code = exit_code;
+		__entry->ret = ret;
+	),
+	TP_printk("vm %u vcpu %u reason %s -> %s (%d)", __entry->vm_id, __entry->vcpu_id,
+		  __print_symbolic(__entry->exit_code, SVM_EXIT_REASONS),
+		  __entry->ret > 0 ? "resume" : __entry->ret == 0 ? "userspace" : "error",
+		  __entry->ret)
+);
+
+/*
+ * LKVM_RUN returns: @ret 0 with @reason (LKVM_EXIT_*), or -errno (-EINTR
+ * for a signal), and @reason 0.
+ */
+TRACE_EVENT(lkvm_userspace_exit,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 reason, int ret),
+	TP_ARGS(vm_id, vcpu_id, reason, ret),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u32, reason)
+		__field(int, ret)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->reason = reason;
+		__entry->ret = ret;
+	),
+	TP_printk("vm %u vcpu %u %s (%d)", __entry->vm_id, __entry->vcpu_id,
+		  __entry->ret ? "error" : __print_symbolic(__entry->reason,
+							     LKVM_EXIT_REASONS_SYMBOLIC),
+		  __entry->ret)
+);
+
+#define LKVM_KICK_NONE	0	/* the vCPU was not in guest mode */
+#define LKVM_KICK_IPI	1	/* it was, on another CPU: an IPI exits it */
+#define LKVM_KICK_SELF	2	/* it was, on this CPU (posted from its own exit) */
+
+/* An interrupt posted to a vCPU, and how it was told. */
+TRACE_EVENT(lkvm_irq_post,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u8 vector, int kick, int cpu),
+	TP_ARGS(vm_id, vcpu_id, vector, kick, cpu),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u8, vector)
+		__field(int, kick)
+		__field(int, cpu)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->vector = vector;
+		__entry->kick = kick;
+		__entry->cpu = cpu;
+	),
+	TP_printk("vm %u vcpu %u vector %u %s cpu %d", __entry->vm_id, __entry->vcpu_id,
+		  __entry->vector,
+		  __print_symbolic(__entry->kick, { LKVM_KICK_NONE, "no-kick" },
+				   { LKVM_KICK_IPI, "ipi" }, { LKVM_KICK_SELF, "self" }),
+		  __entry->cpu)
+);
+
+/* Before VMRUN: @vector injected, or (@window) an exit asked for when it can be. */
+TRACE_EVENT(lkvm_irq_inject,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u8 vector, bool window),
+	TP_ARGS(vm_id, vcpu_id, vector, window),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u8, vector)
+		__field(bool, window)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->vector = vector;
+		__entry->window = window;
+	),
+	TP_printk("vm %u vcpu %u %s %u", __entry->vm_id, __entry->vcpu_id,
+		  __entry->window ? "window for" : "vector", __entry->vector)
+);
+
+/* HLT: the vCPU goes to sleep (@wake false) or is woken (@wake true). */
+TRACE_EVENT(lkvm_halt,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, bool wake),
+	TP_ARGS(vm_id, vcpu_id, wake),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(bool, wake)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->wake = wake;
+	),
+	TP_printk("vm %u vcpu %u %s", __entry->vm_id, __entry->vcpu_id,
+		  __entry->wake ? "woken" : "sleeps")
+);
+
+#endif /* LKVM_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
