@@ -15,7 +15,7 @@ packages=(
 	# the test VM: QEMU, the kernel it runs, its initramfs
 	qemu-system-x86 linux-image-amd64 busybox-static cpio gzip
 	# used by the tests inside the test VM
-	iproute2 procps
+	iproute2 procps linux-perf trace-cmd
 )
 
 missing=()
