@@ -156,6 +156,12 @@ struct lkvm_vcpu {
 	/* The guest's debug registers: virtual, never loaded into the CPU. */
 	u64 db[4];
 	u64 dr6, dr7;
+	/*
+	 * For tracing: the last exit no entry has followed yet, and when it
+	 * came (0 when the lkvm_entry tracepoint is off).
+	 */
+	u32 trace_exit_code;
+	u64 trace_exit_ns;
 	/* Filled as exits happen; copied out when LKVM_RUN returns 0. */
 	struct lkvm_run run;
 	u64 stats[LKVM_VCPU_NR_STATS];

@@ -263,7 +263,12 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	/* Pairs with smp_mb__after_atomic() in lkvm_pi_post(). */
 	smp_store_mb(vcpu->mode, LKVM_IN_GUEST);
 	lkvm_pi_inject(vcpu);
-	trace_lkvm_entry(vcpu->vm->id, vcpu->id, vcpu->vmcb->save.rip);
+	if (trace_lkvm_entry_enabled()) {
+		trace_lkvm_entry(vcpu->vm->id, vcpu->id, vcpu->vmcb->save.rip,
+				 vcpu->trace_exit_code,
+				 vcpu->trace_exit_ns ? ktime_get_ns() - vcpu->trace_exit_ns : 0);
+		vcpu->trace_exit_code = LKVM_TRACE_NO_EXIT;
+	}
 
 	guest_timing_enter_irqoff();
 	lkvm_clgi();
@@ -288,6 +293,8 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	local_irq_enable();
 	trace_lkvm_exit(vcpu->vm->id, vcpu->id, c->exit_code, vcpu->vmcb->save.rip,
 			c->exit_info_1, c->exit_info_2);
+	vcpu->trace_exit_code = c->exit_code;
+	vcpu->trace_exit_ns = trace_lkvm_entry_enabled() ? ktime_get_ns() : 0;
 
 	/* Delivered by VMRUN, or back in EXITINTINFO. */
 	c->event_inj = 0;
@@ -327,6 +334,8 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 
 	/* Exits fill in only what they need: nothing stale may show. */
 	memset(&vcpu->run, 0, sizeof(vcpu->run));
+	vcpu->trace_exit_code = LKVM_TRACE_NO_EXIT;
+	vcpu->trace_exit_ns = 0;
 	/*
 	 * The task's PKRU, which stays in the register while it is in the
 	 * kernel (a context switch saves and reloads it), so it is read once.
@@ -351,7 +360,8 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 	}
 	fpu_swap_kvm_fpstate(&vcpu->fpu, false);
 
-	trace_lkvm_userspace_exit(vcpu->vm->id, vcpu->id, ret ? 0 : vcpu->run.exit_reason, ret);
+	trace_lkvm_userspace_exit(vcpu->vm->id, vcpu->id, ret ? 0 : vcpu->run.exit_reason, ret,
+				  vcpu->trace_exit_code);
 	if (ret == -EINTR) {
 		lkvm_stat_inc(vcpu, LKVM_STAT_SIGNAL_EXITS);
 		return ret;

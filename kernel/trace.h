@@ -21,21 +21,38 @@
 	{ LKVM_EXIT_TEST_IO, "test_io" },			\
 	{ LKVM_EXIT_TEST_MMIO, "test_mmio" }
 
-/* The guest is about to run: VMRUN at @rip. */
+/* No exit is waiting for the next entry (see lkvm_entry). */
+#define LKVM_TRACE_NO_EXIT	0xffffffffU
+
+/*
+ * The guest is about to run: VMRUN at @rip. @exit_code is the exit handled
+ * in the kernel since the last entry, and @exit_ns the time from that
+ * #VMEXIT to now; LKVM_TRACE_NO_EXIT and 0 on a call's first entry. So
+ * one event per round trip carries its cause and its cost, which is what a
+ * BPF tool needs, at one program run per exit.
+ */
 TRACE_EVENT(lkvm_entry,
-	TP_PROTO(u32 vm_id, u32 vcpu_id, u64 rip),
-	TP_ARGS(vm_id, vcpu_id, rip),
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u64 rip, u32 exit_code, u64 exit_ns),
+	TP_ARGS(vm_id, vcpu_id, rip, exit_code, exit_ns),
 	TP_STRUCT__entry(
 		__field(u32, vm_id)
 		__field(u32, vcpu_id)
 		__field(u64, rip)
+		__field(u32, exit_code)
+		__field(u64, exit_ns)
 	),
 	TP_fast_assign(
 		__entry->vm_id = vm_id;
 		__entry->vcpu_id = vcpu_id;
 		__entry->rip = rip;
+		__entry->exit_code = exit_code;
+		__entry->exit_ns = exit_ns;
 	),
-	TP_printk("vm %u vcpu %u rip 0x%llx", __entry->vm_id, __entry->vcpu_id, __entry->rip)
+	TP_printk("vm %u vcpu %u rip 0x%llx after %s %llu ns", __entry->vm_id, __entry->vcpu_id,
+		  __entry->rip,
+		  __entry->exit_code == LKVM_TRACE_NO_EXIT ? "entry" :
+		  __print_symbolic(__entry->exit_code, SVM_EXIT_REASONS),
+		  __entry->exit_ns)
 );
 
 /* A #VMEXIT, before its handler runs. */
@@ -88,22 +105,26 @@ TRACE_EVENT(lkvm_handled,
 
 /*
  * LKVM_RUN returns: @ret 0 with @reason (LKVM_EXIT_*), or -errno (-EINTR
- * for a signal), and @reason 0.
+ * for a signal), and @reason 0. @exit_code is the last exit, if no entry
+ * followed it (the one that returns, or one handled before a signal), else
+ * LKVM_TRACE_NO_EXIT.
  */
 TRACE_EVENT(lkvm_userspace_exit,
-	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 reason, int ret),
-	TP_ARGS(vm_id, vcpu_id, reason, ret),
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 reason, int ret, u32 exit_code),
+	TP_ARGS(vm_id, vcpu_id, reason, ret, exit_code),
 	TP_STRUCT__entry(
 		__field(u32, vm_id)
 		__field(u32, vcpu_id)
 		__field(u32, reason)
 		__field(int, ret)
+		__field(u32, exit_code)
 	),
 	TP_fast_assign(
 		__entry->vm_id = vm_id;
 		__entry->vcpu_id = vcpu_id;
 		__entry->reason = reason;
 		__entry->ret = ret;
+		__entry->exit_code = exit_code;
 	),
 	TP_printk("vm %u vcpu %u %s (%d)", __entry->vm_id, __entry->vcpu_id,
 		  __entry->ret ? "error" : __print_symbolic(__entry->reason,

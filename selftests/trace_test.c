@@ -191,6 +191,133 @@ TEST(perf_counts_exact)
 	EXPECT_EQ(WORKLOAD_N, count);
 }
 
+#define LAUNCHER	"tools/lkvm-lite/lkvm-lite"
+#define TOOL_JSON	"/tmp/trace_test.json"
+
+/* The "count" of exit @reason in the tool's JSON for one VM, or -1. */
+static long json_exit_count(const char *json, const char *reason)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "{\"reason\":\"%s\",", reason);
+	p = strstr(json, key);
+	if (!p)
+		return -1;
+	p = strstr(p, "\"count\":");
+	return p ? strtol(p + strlen("\"count\":"), NULL, 10) : -1;
+}
+
+static long json_number(const char *json, const char *name)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"%s\":", name);
+	p = strstr(json, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+/* Run the tool as a command's prefix; its exit status, output in @buf. */
+static int run_tool(const char *const *prefix, char *buf, size_t len)
+{
+	int status, fd;
+	ssize_t n;
+	pid_t pid;
+
+	unlink(TOOL_JSON);
+	pid = spawn_workload(prefix);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	buf[0] = '\0';
+	fd = open(TOOL_JSON, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, len - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * lkvm-lite trace, through BPF on the tracepoints: the workload's exits by
+ * reason, exactly. Port writes are "io" exits with the closing ucall's one
+ * among them (the tool counts by reason, not by port).
+ */
+TEST(tool_counts_exact)
+{
+	const char *const tool[] = { LAUNCHER, "trace", "--json", "-o", TOOL_JSON, "--", NULL };
+	static char json[65536];
+
+	if (access(LAUNCHER, X_OK))
+		SKIP(return, "no %s", LAUNCHER);
+	ASSERT_EQ(0, run_tool(tool, json, sizeof(json)));
+	ASSERT_NE(NULL, strstr(json, "\"vms\":[{")) TH_LOG("%s", json);
+	EXPECT_EQ(WORKLOAD_N, json_exit_count(json, "cpuid")) TH_LOG("%s", json);
+	EXPECT_EQ(WORKLOAD_M + 1, json_exit_count(json, "io")) TH_LOG("%s", json);
+	EXPECT_EQ(WORKLOAD_K, json_exit_count(json, "npf")) TH_LOG("%s", json);
+	/* One return to userspace: the closing GUEST_DONE. */
+	EXPECT_EQ(1, json_number(json, "userspace_exits")) TH_LOG("%s", json);
+	EXPECT_EQ(0, json_number(json, "signal_exits")) TH_LOG("%s", json);
+}
+
+/* Without the module, the tool says so and fails; nothing is left attached. */
+TEST(tool_without_module_fails_clearly)
+{
+	const char *const tool[] = { LAUNCHER, "trace", "--json", "-o", TOOL_JSON, "--", NULL };
+	char json[4096];
+	int ret, fd, saved;
+
+	if (access(LAUNCHER, X_OK))
+		SKIP(return, "no %s", LAUNCHER);
+	ASSERT_EQ(0, lkvm_module_unload());
+	/* The tool's message goes to its stderr: catch it in a file. */
+	fd = open("/tmp/trace_test.err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	saved = dup(2);
+	dup2(fd, 2);
+	ret = run_tool(tool, json, sizeof(json));
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	ASSERT_EQ(0, lkvm_module_load());
+	EXPECT_NE(0, ret);
+	fd = open("/tmp/trace_test.err", O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(json, 0, sizeof(json));
+	EXPECT_LT(0, read(fd, json, sizeof(json) - 1));
+	close(fd);
+	EXPECT_NE(NULL, strstr(json, "lkvm_lite module is not loaded")) TH_LOG("%s", json);
+}
+
+/* Without the privilege BPF needs, the tool says what it needs and fails. */
+TEST(tool_without_bpf_privilege_fails_clearly)
+{
+	const char *const tool[] = {
+		"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"--inh-caps=-all", LAUNCHER, "trace", "--json", "-o", "/tmp/trace_test_nobody.json",
+		"--", NULL,
+	};
+	char out[4096];
+	int ret, fd, saved;
+
+	if (access(LAUNCHER, X_OK) || access("/usr/bin/setpriv", X_OK))
+		SKIP(return, "no %s or setpriv", LAUNCHER);
+	fd = open("/tmp/trace_test.err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	saved = dup(2);
+	dup2(fd, 2);
+	ret = run_tool(tool, out, sizeof(out));
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	EXPECT_NE(0, ret);
+	fd = open("/tmp/trace_test.err", O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(out, 0, sizeof(out));
+	EXPECT_LT(0, read(fd, out, sizeof(out) - 1));
+	close(fd);
+	EXPECT_NE(NULL, strstr(out, "BPF")) TH_LOG("%s", out);
+}
+
 int main(int argc, char **argv)
 {
 	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);

@@ -5,6 +5,8 @@
 # keeping the names other benchmarks wrote there and replacing ours; then
 # print our figures as a table, lkvm beside kvm. A name ending in .lkvm or
 # .kvm is one side of a figure; the table pairs them by what comes before.
+# A name ending in .lkvm_traced (lkvm_lite with lkvm-lite trace attached)
+# goes in a second table, beside the same figure untraced.
 #
 # usage: bench-json.sh FIGURES BENCH_JSON
 
@@ -47,6 +49,7 @@ awk '
 	{
 		side = $1; sub(/.*\./, "", side)
 		fig = $1; sub(/\.[^.]*$/, "", fig)
+		if (side == "lkvm_traced") { traced[fig] = $2; next }
 		if (side != "lkvm" && side != "kvm") { side = "lkvm"; fig = $1 }
 		if (!(fig in seen)) { seen[fig] = 1; order[++n] = fig }
 		val[fig, side] = $2
@@ -59,6 +62,19 @@ awk '
 			k = ((f, "kvm") in val) ? val[f, "kvm"] : "-"
 			r = (l != "-" && k != "-" && k + 0 != 0) ? sprintf("%.2f", l / k) : "-"
 			printf "%-36s %12s %12s %10s\n", f, l, k, r
+		}
+		# lkvm_lite with "lkvm-lite trace" attached, beside itself without.
+		first = 1
+		for (i = 1; i <= n; i++) {
+			f = order[i]
+			if (!(f in traced) || !((f, "lkvm") in val))
+				continue
+			if (first)
+				printf "\n%-36s %12s %12s %10s\n", "lkvm_lite, traced", "untraced",
+				       "traced", "ratio"
+			first = 0
+			printf "%-36s %12s %12s %10.2f\n", f, val[f, "lkvm"], traced[f],
+			       traced[f] / val[f, "lkvm"]
 		}
 	}' "$figures"
 echo "bench: figures written to $json"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # make bench, inside the test VM: the exit round-trip benchmark on lkvm_lite
-# and on stock kvm_amd, in the same VM, interleaved. Only one of the two can
+# (also with "lkvm-lite trace" attached) and on stock kvm_amd, in the same
+# VM, interleaved. Only one of the two can
 # own SVM at a time, so each round loads lkvm_lite, measures, unloads it,
 # loads kvm_amd, measures the same guest loop, unloads it. Run-to-run noise
 # under TCG is large and drifts, so the peers alternate within every round
@@ -19,6 +20,7 @@
 rounds=${1:-5}
 n=${2:-30000}
 bench=build/selftests/exit_bench
+launcher=tools/lkvm-lite/lkvm-lite
 module=${LKVM_MODULE:-kernel/lkvm_lite.ko}
 out=${LKVM_VM_OUT:?run-bench.sh runs in the test VM (selftests/vm/run.sh)}/bench.txt
 raw=/tmp/bench-raw
@@ -27,6 +29,17 @@ fail() {
 	echo "run-bench: $*" >&2
 	dmesg | tail -n 20 | sed 's/^/run-bench: dmesg: /' >&2
 	exit 1
+}
+
+# lkvm_lite's CPUID loop again, with "lkvm-lite trace" attached to every
+# exit: the figure is exit.cpuid_us.lkvm_traced.
+measure_traced() {
+	$launcher trace -o /tmp/bench-trace.json -- $bench lkvm cpuid "$n" > /tmp/bench-one ||
+		fail "lkvm-lite trace -- exit_bench lkvm cpuid $n failed"
+	sed -n 's/^exit\.cpuid_us\.lkvm /exit.cpuid_us.lkvm_traced /p' /tmp/bench-one > /tmp/bench-traced
+	[ -s /tmp/bench-traced ] || fail "exit_bench under lkvm-lite trace printed no figure"
+	sed 's/^/# /' /tmp/bench-traced
+	cat /tmp/bench-traced >> "$raw"
 }
 
 # $1: lkvm or kvm. Appends "name value" lines to $raw.
@@ -47,6 +60,7 @@ while [ "$i" -le "$rounds" ]; do
 	echo "# round $i"
 	insmod "$module" || fail "$module did not load"
 	measure lkvm
+	measure_traced
 	rmmod lkvm_lite || fail "lkvm_lite did not unload"
 	modprobe kvm_amd || fail "kvm_amd did not load"
 	measure kvm

@@ -4,7 +4,8 @@
  *
  * It only talks to /dev/lkvm_lite: everything a guest does is handled in
  * the module. Today it reports what the loaded module offers; booting a
- * guest ("run") arrives with the vCPU core and the Linux boot path.
+ * guest ("run") arrives with the vCPU core and the Linux boot path. "trace"
+ * (trace.c) watches the module's tracepoints through BPF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,10 @@
 
 #include <linux/lkvm_lite.h>
 
+#include "trace.h"
+
 #define LKVM_DEV "/dev/lkvm_lite"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char usage_text[] =
 	"usage: lkvm-lite <command> [options]\n"
@@ -24,6 +28,7 @@ static const char usage_text[] =
 	"commands:\n"
 	"  info        show the loaded module's API version and capabilities\n"
 	"  run         boot a guest (not available yet in this version)\n"
+	"  trace       count every VM's exits by reason, with their latency (eBPF, root)\n"
 	"  help        show this text\n";
 
 static int open_dev(void)
@@ -51,6 +56,9 @@ static const struct {
 	{ LKVM_CAP_NR_MEMORY_SLOTS, "nr_memory_slots", "%llu" },
 	{ LKVM_CAP_GUEST_PHYS_BITS, "guest_phys_bits", "%llu" },
 	{ LKVM_CAP_MAX_VCPUS, "max_vcpus", "%llu" },
+	{ LKVM_CAP_RUN, "run", "%llu" },
+	{ LKVM_CAP_TEST_EXITS, "test_exits", "%#llx" },
+	{ LKVM_CAP_VCPU_STATS, "vcpu_stats", "%llu" },
 };
 
 static int cmd_info(int argc, char **argv)
@@ -74,7 +82,7 @@ static int cmd_info(int argc, char **argv)
 	}
 	printf("api_version %d%s\n", version,
 	       version == LKVM_API_VERSION ? "" : " (this launcher speaks another version)");
-	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(caps); i++) {
 		struct lkvm_cap c = { .cap = caps[i].cap };
 
 		if (ioctl(fd, LKVM_CHECK_CAP, &c) < 0) {
@@ -112,6 +120,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "trace"))
+		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage_text, stdout);
 		return 0;
