@@ -168,6 +168,11 @@ static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
 	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
 		if (lkvm_overlaps(&vm->slots[i], r.guest_phys_addr, r.memory_size))
 			goto out_unlock;
+	/* RAM over the test MMIO range would silently take its exits away. */
+	if ((vm->test_exits.flags & LKVM_TEST_EXIT_MMIO) &&
+	    r.guest_phys_addr < vm->test_exits.mmio_gpa + vm->test_exits.mmio_size &&
+	    vm->test_exits.mmio_gpa < r.guest_phys_addr + r.memory_size)
+		goto out_unlock;
 
 	ret = lkvm_account_pinned(vm->mm, npages);
 	if (ret)

@@ -231,6 +231,20 @@ TEST_F(vcpu, test_exits_mmio_over_ram_eexist)
 					  0x100000 + MEM_SIZE - 1, 2));
 }
 
+/* The other way round: memory added over the test MMIO range. */
+TEST_F(vcpu, memory_over_test_mmio_eexist)
+{
+	struct lkvm_memory_region r = { .slot = 1, .guest_phys_addr = 0x10000000,
+					.memory_size = 0x2000 };
+
+	ASSERT_EQ(0, set_test_exits(self->vm, LKVM_TEST_EXIT_MMIO, 0, 0, 0x10001000, 0x10));
+	r.userspace_addr = (unsigned long)self->mem;
+	EXPECT_EQ(-EEXIST, lkvm_ioctl(self->vm, LKVM_SET_MEMORY_REGION, &r));
+	/* Beside it is fine. */
+	r.memory_size = 0x1000;
+	EXPECT_EQ(0, lkvm_ioctl(self->vm, LKVM_SET_MEMORY_REGION, &r));
+}
+
 TEST_F(vcpu, test_exits_bad_pointer_efault)
 {
 	EXPECT_EQ(-EFAULT, lkvm_ioctl(self->vm, LKVM_SET_TEST_EXITS, NULL));
