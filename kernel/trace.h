@@ -21,9 +21,6 @@
 	{ LKVM_EXIT_TEST_IO, "test_io" },			\
 	{ LKVM_EXIT_TEST_MMIO, "test_mmio" }
 
-/* No exit is waiting for the next entry (see lkvm_entry). */
-#define LKVM_TRACE_NO_EXIT	0xffffffffU
-
 /*
  * The guest is about to run: VMRUN at @rip. @exit_code is the exit handled
  * in the kernel since the last entry, and @exit_ns the time from that

@@ -468,6 +468,7 @@ void bump_regs(void);
 TEST(registers_round_trip)
 {
 	struct guest_regs in, out;
+	uint8_t *hlt;
 	struct lkvm_run *run;
 	struct guest *g;
 
@@ -513,7 +514,9 @@ TEST(registers_round_trip)
 	EXPECT_EQ(in.r14 + 1, out.r14);
 	EXPECT_EQ(in.r15 + 1, out.r15);
 	/* RIP is past the OUT (one byte), at the HLT. */
-	EXPECT_EQ(0xf4, *(uint8_t *)guest_gpa_to_hva(g, out.rip, 1));
+	hlt = guest_gpa_to_hva(g, out.rip, 1);
+	ASSERT_NE(NULL, hlt) TH_LOG("RIP %#llx", (unsigned long long)out.rip);
+	EXPECT_EQ(0xf4, *hlt);
 	/* The last INC (of R15, to 0xf0...f1) left ZF clear and SF set. */
 	EXPECT_EQ(0x80, out.rflags & 0x8d4);
 	guest_destroy(g);

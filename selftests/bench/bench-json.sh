@@ -67,7 +67,7 @@ awk '
 		first = 1
 		for (i = 1; i <= n; i++) {
 			f = order[i]
-			if (!(f in traced) || !((f, "lkvm") in val))
+			if (!(f in traced) || !((f, "lkvm") in val) || val[f, "lkvm"] + 0 == 0)
 				continue
 			if (first)
 				printf "\n%-36s %12s %12s %10s\n", "lkvm_lite, traced", "untraced",
@@ -76,5 +76,5 @@ awk '
 			printf "%-36s %12s %12s %10.2f\n", f, val[f, "lkvm"], traced[f],
 			       traced[f] / val[f, "lkvm"]
 		}
-	}' "$figures"
+	}' "$figures" || exit 1
 echo "bench: figures written to $json"

@@ -85,7 +85,7 @@ awk '
 				m = v[name, (k + 1) / 2]
 			else
 				m = (v[name, k / 2] + v[name, k / 2 + 1]) / 2
-			printf "%s %s\n", name, m
+			printf "%s %.2f\n", name, m
 		}
 	}' "$raw" > "$out" || fail "could not write $out"
 echo "# medians:"

@@ -1034,7 +1034,12 @@ static void guest_ucall(struct ucall *uc)
 		     : "memory");
 }
 
-/* guest */
+/*
+ * guest. General registers only: a test may keep its own values in SSE
+ * registers across a sync (run_test's FPU test does), which the ABI would
+ * let this function clobber.
+ */
+__attribute__((target("general-regs-only")))
 void guest_sync(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	struct ucall uc = {

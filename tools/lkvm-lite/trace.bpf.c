@@ -7,9 +7,10 @@
  *
  * The module's lkvm_entry event carries the exit handled since the last
  * entry and its time in the kernel, and lkvm_userspace_exit the exit that
- * no entry followed: so each exit costs one program run and one lookup of
- * its counters, and the totals are complete once the processes running
- * the VMs have ended.
+ * no entry followed: so each exit costs one program run and one hash
+ * lookup of its counters (an array indexed by VM slot was a little cheaper
+ * but bounded the VMs a session can count), and the totals are complete
+ * once the processes running the VMs have ended.
  *
  * The counters are shared by all CPUs: they are added to atomically.
  */
@@ -23,21 +24,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Row LKVM_TRACE_CODES * slot + code index: see trace.h. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LKVM_TRACE_VM_SLOTS * LKVM_TRACE_CODES);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LKVM_TRACE_MAX_EXITS);
+	__type(key, struct lkvm_trace_exit_key);
 	__type(value, struct lkvm_trace_exit);
 } exits SEC(".maps");
-
-/* The VM id holding each slot; 0: free. 64 bits: BPF's compare-and-swap. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LKVM_TRACE_VM_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,6 +40,9 @@ struct {
 
 /* Events not counted because a map was full. */
 __u64 dropped;
+
+/* The first value of a new exits entry: too big for the BPF stack. */
+static struct lkvm_trace_exit empty_exit;
 
 static __always_inline struct lkvm_trace_vm *vm_get(__u32 vm_id)
 {
@@ -66,21 +61,18 @@ static __always_inline struct lkvm_trace_vm *vm_get(__u32 vm_id)
 
 static __always_inline struct lkvm_trace_exit *exit_get(__u32 vm_id, __u32 exit_code)
 {
-	__u32 slot = vm_id % LKVM_TRACE_VM_SLOTS, row;
-	__u64 *owner = bpf_map_lookup_elem(&slots, &slot);
+	struct lkvm_trace_exit_key key = { .vm_id = vm_id, .exit_code = exit_code };
+	struct lkvm_trace_exit *e = bpf_map_lookup_elem(&exits, &key);
 
-	if (!owner)
-		return NULL;
-	if (*owner != vm_id) {
-		/* A VM's first exit takes its slot, and makes its record (pid). */
-		if (*owner || __sync_val_compare_and_swap(owner, 0, (__u64)vm_id) != 0) {
-			__sync_fetch_and_add(&dropped, 1);
-			return NULL;
-		}
-		vm_get(vm_id);
-	}
-	row = slot * LKVM_TRACE_CODES + lkvm_trace_code_index(exit_code);
-	return bpf_map_lookup_elem(&exits, &row);
+	if (e)
+		return e;
+	/* The VM's record comes with its first exit, so that it has its pid. */
+	vm_get(vm_id);
+	bpf_map_update_elem(&exits, &key, &empty_exit, BPF_NOEXIST);
+	e = bpf_map_lookup_elem(&exits, &key);
+	if (!e)
+		__sync_fetch_and_add(&dropped, 1);
+	return e;
 }
 
 static __always_inline __u32 log2_ns(__u64 v)

@@ -36,9 +36,8 @@
  * sorted by count, most first; "reason" is the name in <asm/svm.h>, or the
  * code in hex if it has none. "hist" lists the non-empty buckets as
  * [lowest, highest, count] in ns; "samples" counts the exits with a latency.
- * "dropped" counts exits not counted because their VM's slot (its number
- * modulo 16, see trace.h) is held by another VM, or a map was full; a
- * warning goes to stderr too.
+ * "dropped" counts events lost because a map was full (then a warning goes
+ * to stderr too).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -296,35 +295,23 @@ static void *append(void *array, size_t *nr, size_t size)
 	return p + (*nr)++ * size;
 }
 
-/* The rows of the exits array that counted something, keyed back by VM and code. */
-static int read_exits(int fd, int slots_fd, struct snapshot *s)
+static int read_exits(int fd, struct snapshot *s)
 {
-	struct lkvm_trace_exit e;
+	struct lkvm_trace_exit_key key, next;
 	struct exit_row *row;
-	__u32 slot, i;
-	__u64 vm_id;
+	void *prev = NULL;
 
-	for (slot = 0; slot < LKVM_TRACE_VM_SLOTS; slot++) {
-		if (bpf_map_lookup_elem(slots_fd, &slot, &vm_id))
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		row = append(&s->exits, &s->nr_exits, sizeof(*row));
+		if (!row)
+			return -ENOMEM;
+		row->key = next;
+		if (bpf_map_lookup_elem(fd, &next, &row->e))
 			return -errno;
-		if (!vm_id)
-			continue;
-		for (i = 0; i < LKVM_TRACE_CODES; i++) {
-			__u32 key = slot * LKVM_TRACE_CODES + i;
-
-			if (bpf_map_lookup_elem(fd, &key, &e))
-				return -errno;
-			if (!e.count)
-				continue;
-			row = append(&s->exits, &s->nr_exits, sizeof(*row));
-			if (!row)
-				return -ENOMEM;
-			row->key.vm_id = vm_id;
-			row->key.exit_code = lkvm_trace_index_code(i);
-			row->e = e;
-		}
+		key = next;
+		prev = &key;
 	}
-	return 0;
+	return errno == ENOENT ? 0 : -errno;
 }
 
 static int read_vms(int fd, struct snapshot *s)
@@ -355,7 +342,7 @@ static int snapshot_read(struct trace_bpf *skel, struct snapshot *s)
 	s->time = now();
 	err = read_vms(bpf_map__fd(skel->maps.vms), s);
 	if (!err)
-		err = read_exits(bpf_map__fd(skel->maps.exits), bpf_map__fd(skel->maps.slots), s);
+		err = read_exits(bpf_map__fd(skel->maps.exits), s);
 	if (err) {
 		fprintf(stderr, "lkvm-lite trace: reading the BPF maps: %s\n", strerror(-err));
 		snapshot_free(s);
@@ -603,16 +590,25 @@ static int run_command(char **cmd)
 	}
 	if (!pid) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		int err;
+
 		execvp(cmd[0], cmd);
-		fprintf(stderr, "lkvm-lite trace: cannot run %s: %s\n", cmd[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
+		err = errno;
+		fprintf(stderr, "lkvm-lite trace: cannot run %s: %s\n", cmd[0], strerror(err));
+		_exit(err == ENOENT ? 127 : 126);
 	}
 	for (;;) {
-		sig = sigwaitinfo(&set, NULL);
+		siginfo_t si;
+
+		sig = sigwaitinfo(&set, &si);
 		if (sig == SIGCHLD) {
 			if (waitpid(pid, &status, WNOHANG) == pid)
 				break;
-		} else if (sig == SIGTERM || sig == SIGHUP) {
+		} else if (sig == SIGTERM || sig == SIGHUP || si.si_code <= 0) {
+			/*
+			 * A terminal's ^C or ^\ reaches the command too (SI_KERNEL);
+			 * one sent to the tool alone (kill, SI_USER) is passed on.
+			 */
 			kill(pid, sig);
 		}
 	}

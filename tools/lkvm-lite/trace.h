@@ -7,6 +7,7 @@
 #define LKVM_LITE_TRACE_H
 
 #include <linux/types.h>
+#include <linux/lkvm_lite.h>	/* LKVM_TRACE_NO_EXIT */
 
 /*
  * Latency buckets, log2 of nanoseconds: bucket i holds [2^i, 2^(i+1) - 1],
@@ -14,35 +15,13 @@
  */
 #define LKVM_TRACE_BUCKETS	64
 
-/* kernel/trace.h: an lkvm_entry or lkvm_userspace_exit with no exit to report. */
-#define LKVM_TRACE_NO_EXIT	0xffffffffU
 
 /*
- * The exit counters are an array, so that an exit costs the BPF program
- * two array lookups (inlined) rather than a hash lookup: a slot per VM,
- * VM id modulo the number of slots, each with a row per exit code. A VM
- * whose slot another VM holds is counted in "dropped".
+ * Room for the (VM, exit code) pairs seen while tracing: a VM uses about
+ * ten codes, so this is hundreds of VMs. A full map is counted in "dropped".
  */
-#define LKVM_TRACE_VM_SLOTS	16
-/* Exit codes 0x00-0xff, 0x400-0x403 (NPF and the AVIC ones), and the rest. */
-#define LKVM_TRACE_CODES	261
+#define LKVM_TRACE_MAX_EXITS	8192
 #define LKVM_TRACE_MAX_VMS	1024
-
-static inline unsigned int lkvm_trace_code_index(__u32 exit_code)
-{
-	if (exit_code < 0x100)
-		return exit_code;
-	if (exit_code >= 0x400 && exit_code <= 0x403)
-		return 0x100 + exit_code - 0x400;
-	return LKVM_TRACE_CODES - 1;
-}
-
-/* The other way; the last row gathers every code not listed above. */
-static inline __u32 lkvm_trace_index_code(unsigned int index)
-{
-	return index < 0x100 ? index : index < LKVM_TRACE_CODES - 1 ? 0x400 + index - 0x100 :
-	       0xffffffff;
-}
 
 struct lkvm_trace_exit_key {
 	__u32 vm_id;

@@ -196,6 +196,12 @@ struct lkvm_run {
 	};
 };
 
+/*
+ * In the lkvm_entry and lkvm_userspace_exit tracepoints (trace system
+ * lkvm_lite): no exit to report.
+ */
+#define LKVM_TRACE_NO_EXIT	0xffffffffU
+
 /**
  * struct lkvm_interrupt - argument of LKVM_INTERRUPT
  * @vector: in: 32 .. 255
