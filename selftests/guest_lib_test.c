@@ -151,6 +151,27 @@ TEST(unexpected_exception)
 	guest_destroy(g);
 }
 
+/* Page 0 is not mapped: a NULL pointer is a #PF at address 0, not a write to the tables. */
+static void guest_null_code(uint64_t a0, uint64_t a1)
+{
+	*(volatile uint64_t *)a0 = 0x1234;
+	GUEST_DONE();
+}
+
+TEST(null_pointer_faults)
+{
+	struct guest *g;
+	struct ucall uc;
+
+	GUEST_CREATE_OR_SKIP(g, guest_backend_from_env(), guest_null_code);
+	guest_set_args(g, 8, 0);
+	ASSERT_UCALL(g, UCALL_UNHANDLED, &uc);
+	EXPECT_EQ(14, uc.vector);
+	/* Not present, a write, at CPL 0. */
+	EXPECT_EQ(2, uc.error_code);
+	guest_destroy(g);
+}
+
 static void guest_msr_code(uint64_t a0, uint64_t a1)
 {
 	uint64_t val = 0x1234;

@@ -32,6 +32,8 @@
 #define GUEST_GDT_GPA		0x7000ULL
 #define GUEST_IDT_GPA		0x8000ULL
 #define GUEST_TSS_GPA		0x9000ULL
+/* 4 KiB pages for the first 2 MiB, so that page 0 can be left out. */
+#define GUEST_PT0_GPA		0xa000ULL
 /*
  * Exceptions switch to their own stack (IST1): the guest code is ordinary
  * userspace-compiled code that keeps data in the red zone below RSP, which
@@ -352,6 +354,7 @@ static void guest_build_tables(struct guest *g)
 	uint64_t *pml4 = (uint64_t *)(g->mem + GUEST_PML4_GPA);
 	uint64_t *pdpt = (uint64_t *)(g->mem + GUEST_PDPT_GPA);
 	uint64_t *pd = (uint64_t *)(g->mem + GUEST_PD_GPA);
+	uint64_t *pt0 = (uint64_t *)(g->mem + GUEST_PT0_GPA);
 	uint64_t *gdt = (uint64_t *)(g->mem + GUEST_GDT_GPA);
 	uint8_t *tss = g->mem + GUEST_TSS_GPA;
 	uint64_t *idt = (uint64_t *)(g->mem + GUEST_IDT_GPA);
@@ -370,6 +373,13 @@ static void guest_build_tables(struct guest *g)
 		if (gpa >= g->mem_size)
 			pd[i] |= PTE_PCD | PTE_PWT;
 	}
+	/*
+	 * Page 0 not present: a NULL pointer in guest code is a #PF, reported,
+	 * rather than a write into the tables that follow it.
+	 */
+	pd[0] = GUEST_PT0_GPA | PTE_P | PTE_RW;
+	for (i = 1; i < 512; i++)
+		pt0[i] = ((uint64_t)i << 12) | PTE_P | PTE_RW;
 
 	gdt[SEL_CODE / 8] = guest_gdt_desc(&guest_code_seg);
 	gdt[SEL_DATA / 8] = guest_gdt_desc(&guest_data_seg);

@@ -33,7 +33,9 @@
  *   address is its guest physical address; above RAM the mapping is
  *   uncached and reaches MMIO (put the test MMIO range there). Guest
  *   physical addresses below 0x400000 belong to the library (page tables,
- *   GDT, IDT, TSS, the exception stack); the stack is at the top of RAM.
+ *   GDT, IDT, TSS, the exception stack), except page 0, which is not
+ *   mapped: a NULL pointer in guest code is a #PF; the stack is at the top
+ *   of RAM.
  * - The guest has no libc. Code the guest runs may use only what the
  *   program itself contains: this library's guest-side functions (marked
  *   "Guest:" below) and the program's own code. The compiler may emit calls
