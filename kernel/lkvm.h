@@ -226,7 +226,6 @@ int lkvm_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
 /* gmem.c: guest memory through the kernel's mapping of the pinned pages */
 struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa);
 int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len);
-int lkvm_write_guest(struct lkvm_vm *vm, u64 gpa, const void *buf, unsigned int len);
 /* Guest virtual to guest physical under the vCPU's paging mode; -EFAULT if unmapped. */
 int lkvm_gva_to_gpa(struct lkvm_vcpu *vcpu, u64 gva, u64 *gpa);
 
