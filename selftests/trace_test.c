@@ -250,6 +250,30 @@ static int run_tool(const char *const *prefix, char *buf, size_t len)
 }
 
 /*
+ * Run the tool as a command's prefix with its stderr caught: its exit
+ * status, and what it said in @err.
+ */
+static int run_tool_stderr(const char *const *prefix, char *err, size_t len)
+{
+	char out[4096];
+	int ret, fd, saved;
+	ssize_t n;
+
+	fd = open("/tmp/trace_test.err", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -1;
+	saved = dup(2);
+	dup2(fd, 2);
+	ret = run_tool(prefix, out, sizeof(out));
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, err, len - 1, 0);
+	err[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return ret;
+}
+
+/*
  * lkvm-lite trace, through BPF on the tracepoints: the workload's exits by
  * reason, exactly. Port writes are "io" exits with the closing ucall's one
  * among them (the tool counts by reason, not by port).
@@ -288,28 +312,16 @@ TEST(tool_counts_exact)
 TEST(tool_without_module_fails_clearly)
 {
 	const char *const tool[] = { LAUNCHER, "trace", "--json", "-o", TOOL_JSON, "--", NULL };
-	char json[4096];
-	int ret, fd, saved;
+	char err[4096];
+	int ret;
 
 	if (access(LAUNCHER, X_OK))
 		SKIP(return, "no %s", LAUNCHER);
 	ASSERT_EQ(0, lkvm_module_unload());
-	/* The tool's message goes to its stderr: catch it in a file. */
-	fd = open("/tmp/trace_test.err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	saved = dup(2);
-	dup2(fd, 2);
-	ret = run_tool(tool, json, sizeof(json));
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
+	ret = run_tool_stderr(tool, err, sizeof(err));
 	ASSERT_EQ(0, lkvm_module_load());
 	EXPECT_NE(0, ret);
-	fd = open("/tmp/trace_test.err", O_RDONLY);
-	ASSERT_LE(0, fd);
-	memset(json, 0, sizeof(json));
-	EXPECT_LT(0, read(fd, json, sizeof(json) - 1));
-	close(fd);
-	EXPECT_NE(NULL, strstr(json, "lkvm_lite module is not loaded")) TH_LOG("%s", json);
+	EXPECT_NE(NULL, strstr(err, "lkvm_lite module is not loaded")) TH_LOG("%s", err);
 }
 
 /* Without the privilege BPF needs, the tool says what it needs and fails. */
@@ -320,25 +332,12 @@ TEST(tool_without_bpf_privilege_fails_clearly)
 		"--inh-caps=-all", LAUNCHER, "trace", "--json", "-o", "/tmp/trace_test_nobody.json",
 		"--", NULL,
 	};
-	char out[4096];
-	int ret, fd, saved;
+	char err[4096];
 
 	if (access(LAUNCHER, X_OK) || access("/usr/bin/setpriv", X_OK))
 		SKIP(return, "no %s or setpriv", LAUNCHER);
-	fd = open("/tmp/trace_test.err", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	saved = dup(2);
-	dup2(fd, 2);
-	ret = run_tool(tool, out, sizeof(out));
-	dup2(saved, 2);
-	close(saved);
-	close(fd);
-	EXPECT_NE(0, ret);
-	fd = open("/tmp/trace_test.err", O_RDONLY);
-	ASSERT_LE(0, fd);
-	memset(out, 0, sizeof(out));
-	EXPECT_LT(0, read(fd, out, sizeof(out) - 1));
-	close(fd);
-	EXPECT_NE(NULL, strstr(out, "BPF")) TH_LOG("%s", out);
+	EXPECT_NE(0, run_tool_stderr(tool, err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "BPF")) TH_LOG("%s", err);
 }
 
 int main(int argc, char **argv)
