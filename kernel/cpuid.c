@@ -6,17 +6,20 @@
  * A feature bit passes only if it is on an allow list below: an
  * instruction set the guest runs natively and whose state VMRUN or the
  * FPU switch carries. Everything that needs emulation not built yet (the
- * APIC, machine-check banks, performance counters, nested SVM, TSC_AUX,
+ * APIC without a platform, machine-check banks, performance counters,
+ * nested SVM, TSC_AUX,
  * protection keys, AVX-512 state) reads as absent. The hypervisor leaves
  * speak KVM's paravirtual interface (Documentation/virt/kvm/x86/cpuid.rst
- * in Linux), so stock guests recognise it; no paravirtual feature is
- * offered yet.
+ * in Linux), so stock guests recognise it; with a platform they offer
+ * the APIC (x2APIC, TSC-deadline timer) and kvmclock, which a stock Linux
+ * guest then uses for its clock and to know the TSC's rate.
  */
 #include <linux/bits.h>
 #include <linux/minmax.h>
 #include <asm/fpu/xcr.h>
 #include <asm/fpu/xstate.h>
 #include <asm/processor.h>
+#include <uapi/asm/kvm_para.h>
 
 #include "lkvm.h"
 
@@ -34,6 +37,13 @@
  */
 #define LEAF1_ECX	0x76d83203U
 #define LEAF1_ECX_OSXSAVE	BIT(27)
+/* With a platform: the local APIC, its x2APIC mode and TSC-deadline timer. */
+#define LEAF1_EDX_APIC		BIT(9)
+#define LEAF1_ECX_X2APIC	BIT(21)
+#define LEAF1_ECX_TSC_DEADLINE	BIT(24)
+/* KVM's paravirtual features with a platform: kvmclock, both MSR sets, stable. */
+#define HV_FEATURES_PLATFORM	(BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_CLOCKSOURCE2) | \
+				 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT))
 #define LEAF1_ECX_HYPERVISOR	BIT(31)
 /* Leaf 7 EBX: FSGSBASE BMI1 AVX2 SMEP BMI2 ERMS INVPCID RDSEED ADX SMAP CLFLUSHOPT CLWB SHA */
 #define LEAF7_EBX	0x219c07a9U
@@ -127,6 +137,10 @@ void lkvm_cpuid(struct lkvm_vcpu *vcpu, u32 leaf, u32 subleaf, u32 *eax, u32 *eb
 			*ecx |= LEAF1_ECX_OSXSAVE;
 		*ecx |= LEAF1_ECX_HYPERVISOR;
 		*edx &= LEAF1_EDX;
+		if (vcpu->apic) {
+			*ecx |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+			*edx |= LEAF1_EDX_APIC;
+		}
 		return;
 	case 7:
 		if (subleaf || host_max < 7)
@@ -148,6 +162,8 @@ void lkvm_cpuid(struct lkvm_vcpu *vcpu, u32 leaf, u32 subleaf, u32 *eax, u32 *eb
 		memcpy(edx, "M\0\0\0", 4);
 		return;
 	case LKVM_HV_FEATURES:
+		if (vcpu->apic)
+			*eax = HV_FEATURES_PLATFORM;
 		return;
 	case 0x80000000:
 		cpuid(0x80000000, eax, ebx, ecx, edx);

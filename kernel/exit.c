@@ -195,7 +195,8 @@ static int lkvm_exit_ioio(struct lkvm_vcpu *vcpu)
 		}
 		return 0;
 	}
-	lkvm_io_access(vcpu, port, size, in, &val);
+	if (lkvm_io_access(vcpu, port, size, in, &val) == LKVM_IO_EXIT)
+		return 0;
 	if (in)
 		lkvm_io_write_rax(vcpu, size, val);
 	return 1;
@@ -290,7 +291,9 @@ static int lkvm_exit_npf(struct lkvm_vcpu *vcpu)
 		}
 		return 0;
 	}
-	lkvm_mmio_access(vcpu, gpa, insn.size, insn.op == LKVM_INSN_STORE, &data);
+	if (lkvm_mmio_access(vcpu, gpa, insn.size, insn.op == LKVM_INSN_STORE, &data) ==
+	    LKVM_IO_EXIT)
+		return 0;
 	if (insn.op == LKVM_INSN_LOAD)
 		lkvm_mmio_load(vcpu, &insn, data);
 	return 1;

@@ -33,7 +33,7 @@ struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa)
 	return NULL;
 }
 
-int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len)
+static int lkvm_guest_copy(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len, bool write)
 {
 	while (len) {
 		unsigned int off = offset_in_page(gpa);
@@ -42,12 +42,26 @@ int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len)
 
 		if (!page)
 			return -EFAULT;
-		memcpy_from_page(buf, page, off, n);
+		if (write)
+			memcpy_to_page(page, off, buf, n);
+		else
+			memcpy_from_page(buf, page, off, n);
 		gpa += n;
 		buf += n;
 		len -= n;
 	}
 	return 0;
+}
+
+int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len)
+{
+	return lkvm_guest_copy(vm, gpa, buf, len, false);
+}
+
+/* Devices write guest RAM (kvmclock's page, later virtqueues) through here. */
+int lkvm_write_guest(struct lkvm_vm *vm, u64 gpa, const void *buf, unsigned int len)
+{
+	return lkvm_guest_copy(vm, gpa, (void *)buf, len, true);
 }
 
 #define PTE_P		BIT_ULL(0)

@@ -9,6 +9,8 @@
 #include <linux/mem_encrypt.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/time64.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <asm/fpu/api.h>
@@ -58,8 +60,14 @@ struct lkvm_memslot {
 	struct page **pages;	/* pinned, npages of them */
 };
 
+struct lkvm_ioapic;
+struct lkvm_uart;
+struct lkvm_pci;
+struct lkvm_lapic;
+struct lkvm_vcpu;
+
 struct lkvm_vm {
-	/* The VM file and each vCPU file hold one. */
+	/* The VM file, each vCPU file and the console file hold one. */
 	struct kref ref;
 	/* Names the VM in tracepoints: VMs are numbered as they are created. */
 	u32 id;
@@ -82,6 +90,23 @@ struct lkvm_vm {
 	int npt_levels;
 	/* Test-only exits (LKVM_SET_TEST_EXITS); read by vCPUs with READ_ONCE. */
 	struct lkvm_test_exits test_exits;
+	/*
+	 * The PC platform (platform.c): set once under @lock before any vCPU
+	 * exists, freed with the VM; NULL without LKVM_CREATE_PLATFORM.
+	 */
+	bool has_platform;
+	struct lkvm_ioapic *ioapic;
+	struct lkvm_uart *uart;
+	struct lkvm_pci *pci;
+	/* kvmclock's epoch: host ktime (ns) and wall time when the platform was made. */
+	u64 clock_base_ns;
+	struct timespec64 clock_base_wall;
+	/*
+	 * vCPUs by id, for interrupt delivery from any context: published by
+	 * vcpu.c once a vCPU is complete, cleared (then an RCU grace period)
+	 * before it is freed. Readers hold rcu_read_lock().
+	 */
+	struct lkvm_vcpu __rcu *vcpus[LKVM_MAX_VCPUS];
 };
 
 /* vm.c: VMs and their guest memory */
@@ -162,6 +187,11 @@ struct lkvm_vcpu {
 	 */
 	u32 trace_exit_code;
 	u64 trace_exit_ns;
+	/* The local APIC (lapic.c), if the VM has a platform; else NULL. */
+	struct lkvm_lapic *apic;
+	/* kvmclock (kvmclock.c): the MSRs' values; bit 0 of the first enables. */
+	u64 kvmclock_msr;
+	u64 kvmclock_wall_msr;
 	/* Filled as exits happen; copied out when LKVM_RUN returns 0. */
 	struct lkvm_run run;
 	u64 stats[LKVM_VCPU_NR_STATS];
@@ -226,12 +256,93 @@ int lkvm_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
 /* gmem.c: guest memory through the kernel's mapping of the pinned pages */
 struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa);
 int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len);
+int lkvm_write_guest(struct lkvm_vm *vm, u64 gpa, const void *buf, unsigned int len);
 /* Guest virtual to guest physical under the vCPU's paging mode; -EFAULT if unmapped. */
 int lkvm_gva_to_gpa(struct lkvm_vcpu *vcpu, u64 gva, u64 *gpa);
 
-/* iobus.c: the port and MMIO buses */
+/*
+ * iobus.c: the port and MMIO buses. Device handlers and these return 0
+ * when the access is done, or LKVM_IO_EXIT when it also ends LKVM_RUN,
+ * with vcpu->run filled in (a power-off or reset).
+ */
+#define LKVM_IO_EXIT	1
 int lkvm_io_access(struct lkvm_vcpu *vcpu, u16 port, u8 size, bool in, u32 *val);
 int lkvm_mmio_access(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val);
+
+/* platform.c: LKVM_CREATE_PLATFORM, and freeing the platform with the VM */
+long lkvm_create_platform(struct lkvm_vm *vm, const struct lkvm_platform __user *up);
+void lkvm_platform_free(struct lkvm_vm *vm);
+/* Does [@gpa, @gpa + @size) meet the platform's MMIO window? */
+bool lkvm_platform_mmio_overlaps(u64 gpa, u64 size);
+/* The vCPU with APIC id @id, under rcu_read_lock(); NULL if none. */
+static inline struct lkvm_vcpu *lkvm_vm_vcpu(struct lkvm_vm *vm, u32 id)
+{
+	return id < LKVM_MAX_VCPUS ? rcu_dereference(vm->vcpus[id]) : NULL;
+}
+
+/*
+ * lapic.c: the local APIC of each vCPU: xAPIC registers through MMIO at
+ * its base, x2APIC through MSRs, the timer (one-shot, periodic,
+ * TSC-deadline) on an hrtimer. Its IRR is vcpu->pi.pir: anything may
+ * post; the vCPU accepts before VMRUN.
+ */
+int lkvm_lapic_create(struct lkvm_vcpu *vcpu);
+/* Safe on a vCPU without an APIC. */
+void lkvm_lapic_free(struct lkvm_vcpu *vcpu);
+/* The state at RESET; called by lkvm_vcpu_reset() on a vCPU with an APIC. */
+void lkvm_lapic_reset(struct lkvm_vcpu *vcpu);
+/* -ENOENT: not an MSR of the APIC's; -EINVAL: #GP; 0: done. */
+int lkvm_lapic_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val);
+int lkvm_lapic_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
+/* true if @gpa is this vCPU's xAPIC page (in xAPIC mode) and was handled. */
+bool lkvm_lapic_mmio(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val);
+
+/* An interrupt message, as an IOAPIC entry, an MSI or an ICR write sends it. */
+struct lkvm_apic_irq {
+	u32 dest;		/* APIC id, or logical destination if @logical */
+	u8 vector;
+	u8 delivery_mode;	/* APIC_DM_FIXED, APIC_DM_LOWEST, APIC_DM_NMI... >> 8 */
+	bool logical;
+	bool level;		/* level-triggered: the EOI goes back to the IOAPIC */
+};
+
+/* Deliver @irq to every APIC its destination names; any context. */
+void lkvm_apic_deliver(struct lkvm_vm *vm, const struct lkvm_apic_irq *irq);
+
+/* ioapic.c: the IOAPIC, at LKVM_PLATFORM_IOAPIC_BASE */
+int lkvm_ioapic_create(struct lkvm_vm *vm);
+void lkvm_ioapic_free(struct lkvm_vm *vm);
+/* Raise or lower input @pin; any context. */
+void lkvm_ioapic_set_irq(struct lkvm_vm *vm, unsigned int pin, bool level);
+/* A local APIC's EOI of a level-triggered @vector. */
+void lkvm_ioapic_eoi(struct lkvm_vm *vm, u8 vector);
+bool lkvm_ioapic_mmio(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val);
+
+/*
+ * uart.c: a 16550A at LKVM_PLATFORM_UART_PORT on IOAPIC pin
+ * LKVM_PLATFORM_UART_IRQ, whose other end is the console file.
+ */
+int lkvm_uart_create(struct lkvm_vm *vm);
+void lkvm_uart_free(struct lkvm_vm *vm);
+/* A new console file descriptor (it holds a VM reference), or -errno. */
+int lkvm_uart_console_fd(struct lkvm_vm *vm);
+int lkvm_uart_in(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 *val);
+int lkvm_uart_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val);
+
+/* pci.c: configuration space through ports 0xcf8-0xcff, with a host bridge */
+int lkvm_pci_create(struct lkvm_vm *vm);
+void lkvm_pci_free(struct lkvm_vm *vm);
+int lkvm_pci_in(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 *val);
+int lkvm_pci_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val);
+
+/* power.c: reset and power-off, ending LKVM_RUN with LKVM_EXIT_SYSTEM_EVENT */
+int lkvm_system_event(struct lkvm_vcpu *vcpu, u32 type, u16 port, u8 val);
+int lkvm_power_in(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 *val);
+int lkvm_power_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val);
+
+/* kvmclock.c: KVM's paravirtual clock MSRs */
+int lkvm_kvmclock_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val);
+int lkvm_kvmclock_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
 
 /* posted_irq.c */
 void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector);

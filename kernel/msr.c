@@ -6,7 +6,8 @@
  * The MSRs VMRUN and VMLOAD switch live in the VMCB and are read and
  * written there; a value the CPU would refuse to load is a #GP for the
  * guest, as it would be on bare metal, never a failed VMRUN. An MSR not
- * listed is a #GP too: guests probe MSRs with exception fixups.
+ * listed is a #GP too: guests probe MSRs with exception fixups. In a VM
+ * with a platform, the local APIC and kvmclock add theirs.
  */
 #include <linux/bits.h>
 #include <asm/msr-index.h>
@@ -55,6 +56,33 @@ static int lkvm_efer_write(struct lkvm_vcpu *vcpu, u64 val)
 		return -EINVAL;
 	save->efer = val | EFER_SVME;
 	return 0;
+}
+
+/* The platform's MSRs: the local APIC's and kvmclock's. */
+static int lkvm_msr_read_platform(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)
+{
+	int ret;
+
+	if (!vcpu->apic)
+		return -EINVAL;
+	ret = lkvm_lapic_msr_read(vcpu, msr, val);
+	if (ret != -ENOENT)
+		return ret;
+	ret = lkvm_kvmclock_msr_read(vcpu, msr, val);
+	return ret == -ENOENT ? -EINVAL : ret;
+}
+
+static int lkvm_msr_write_platform(struct lkvm_vcpu *vcpu, u32 msr, u64 val)
+{
+	int ret;
+
+	if (!vcpu->apic)
+		return -EINVAL;
+	ret = lkvm_lapic_msr_write(vcpu, msr, val);
+	if (ret != -ENOENT)
+		return ret;
+	ret = lkvm_kvmclock_msr_write(vcpu, msr, val);
+	return ret == -ENOENT ? -EINVAL : ret;
 }
 
 int lkvm_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)
@@ -114,7 +142,7 @@ int lkvm_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)
 		*val = 0;
 		break;
 	default:
-		return -EINVAL;
+		return lkvm_msr_read_platform(vcpu, msr, val);
 	}
 	return 0;
 }
@@ -180,7 +208,7 @@ int lkvm_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val)
 		/* Linux writes it to learn the microcode revision; nothing to keep. */
 		break;
 	default:
-		return -EINVAL;
+		return lkvm_msr_write_platform(vcpu, msr, val);
 	}
 	return 0;
 }

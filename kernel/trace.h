@@ -19,7 +19,8 @@
 	{ LKVM_EXIT_SHUTDOWN, "shutdown" },			\
 	{ LKVM_EXIT_INTERNAL_ERROR, "internal_error" },		\
 	{ LKVM_EXIT_TEST_IO, "test_io" },			\
-	{ LKVM_EXIT_TEST_MMIO, "test_mmio" }
+	{ LKVM_EXIT_TEST_MMIO, "test_mmio" },			\
+	{ LKVM_EXIT_SYSTEM_EVENT, "system_event" }
 
 /*
  * The guest is about to run: VMRUN at @rip. @exit_code is the exit handled
@@ -194,6 +195,70 @@ TRACE_EVENT(lkvm_halt,
 	),
 	TP_printk("vm %u vcpu %u %s", __entry->vm_id, __entry->vcpu_id,
 		  __entry->wake ? "woken" : "sleeps")
+);
+
+/* The guest asked for a power-off or reset by writing @val to @port. */
+TRACE_EVENT(lkvm_system_event,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 type, u16 port, u8 val),
+	TP_ARGS(vm_id, vcpu_id, type, port, val),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u32, type)
+		__field(u16, port)
+		__field(u8, val)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->type = type;
+		__entry->port = port;
+		__entry->val = val;
+	),
+	TP_printk("vm %u vcpu %u %s (port 0x%x value 0x%x)", __entry->vm_id, __entry->vcpu_id,
+		  __print_symbolic(__entry->type, { LKVM_SYSTEM_EVENT_POWEROFF, "poweroff" },
+				   { LKVM_SYSTEM_EVENT_RESET, "reset" }),
+		  __entry->port, __entry->val)
+);
+
+/* A local APIC timer expired and posted @vector (@masked: LVT masked, nothing posted). */
+TRACE_EVENT(lkvm_apic_timer,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u8 vector, bool masked),
+	TP_ARGS(vm_id, vcpu_id, vector, masked),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u8, vector)
+		__field(bool, masked)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->vector = vector;
+		__entry->masked = masked;
+	),
+	TP_printk("vm %u vcpu %u vector %u%s", __entry->vm_id, __entry->vcpu_id,
+		  __entry->vector, __entry->masked ? " masked" : "")
+);
+
+/* An IOAPIC input changed to @level; @delivered: an interrupt went out for it. */
+TRACE_EVENT(lkvm_ioapic_irq,
+	TP_PROTO(u32 vm_id, u32 pin, bool level, bool delivered),
+	TP_ARGS(vm_id, pin, level, delivered),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, pin)
+		__field(bool, level)
+		__field(bool, delivered)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->pin = pin;
+		__entry->level = level;
+		__entry->delivered = delivered;
+	),
+	TP_printk("vm %u pin %u level %d%s", __entry->vm_id, __entry->pin, __entry->level,
+		  __entry->delivered ? " delivered" : "")
 );
 
 #endif /* LKVM_TRACE_H */

@@ -86,6 +86,8 @@ void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	c->int_ctl &= ~V_TPR_MASK;
 	vcpu->halted = false;
 	vcpu->read.pending = false;
+	vcpu->kvmclock_msr = 0;
+	vcpu->kvmclock_wall_msr = 0;
 	vcpu->xcr0 = XFEATURE_MASK_FP;
 	memset(vcpu->db, 0, sizeof(vcpu->db));
 	vcpu->dr6 = LKVM_DR6_INIT;
@@ -110,6 +112,8 @@ void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	save->dr6 = LKVM_DR6_INIT;
 	save->dr7 = LKVM_DR7_INIT;
 	save->g_pat = 0x0007040600070406ULL;
+	if (vcpu->apic)
+		lkvm_lapic_reset(vcpu);
 }
 
 static long lkvm_vcpu_get_regs(struct lkvm_vcpu *vcpu, struct lkvm_regs __user *uregs)
@@ -320,6 +324,7 @@ static long lkvm_vcpu_ioctl(struct file *filp, unsigned int cmd, unsigned long a
 
 static void lkvm_vcpu_free(struct lkvm_vcpu *vcpu)
 {
+	lkvm_lapic_free(vcpu);
 	fpu_free_guest_fpstate(&vcpu->fpu);
 	free_page((unsigned long)vcpu->vmcb);
 	mutex_destroy(&vcpu->mutex);
@@ -331,6 +336,9 @@ static int lkvm_vcpu_release(struct inode *inode, struct file *filp)
 	struct lkvm_vcpu *vcpu = filp->private_data;
 	struct lkvm_vm *vm = vcpu->vm;
 
+	/* Devices delivering an interrupt to it are done with it after this. */
+	RCU_INIT_POINTER(vm->vcpus[vcpu->id], NULL);
+	synchronize_rcu();
 	lkvm_vm_vcpu_gone(vm, vcpu->id);
 	lkvm_vcpu_free(vcpu);
 	lkvm_vm_put(vm);
@@ -370,11 +378,23 @@ int lkvm_vcpu_create(struct lkvm_vm *vm, u32 id)
 	vcpu->vm = vm;
 	vcpu->id = id;
 	lkvm_vcpu_init_vmcb(vcpu);
+	/* The platform, once made, stays: no lock needed to see it. */
+	if (READ_ONCE(vm->has_platform) && lkvm_lapic_create(vcpu)) {
+		lkvm_vcpu_free(vcpu);
+		return -ENOMEM;
+	}
 	lkvm_vcpu_reset(vcpu);
 
 	lkvm_vm_get(vm);
+	/*
+	 * Published before the file exists: a release can only follow the
+	 * install. If the install fails, nobody saw the vCPU but devices.
+	 */
+	rcu_assign_pointer(vm->vcpus[id], vcpu);
 	fd = anon_inode_getfd("lkvm-vcpu", &lkvm_vcpu_fops, vcpu, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
+		RCU_INIT_POINTER(vm->vcpus[id], NULL);
+		synchronize_rcu();
 		lkvm_vm_put(vm);
 		lkvm_vcpu_free(vcpu);
 	}

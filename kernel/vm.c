@@ -168,6 +168,9 @@ static long lkvm_vm_set_memory_region(struct lkvm_vm *vm,
 	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
 		if (lkvm_overlaps(&vm->slots[i], r.guest_phys_addr, r.memory_size))
 			goto out_unlock;
+	/* RAM over the platform's devices would take their accesses away. */
+	if (vm->has_platform && lkvm_platform_mmio_overlaps(r.guest_phys_addr, r.memory_size))
+		goto out_unlock;
 	/* RAM over the test MMIO range would silently take its exits away. */
 	if ((vm->test_exits.flags & LKVM_TEST_EXIT_MMIO) &&
 	    r.guest_phys_addr < vm->test_exits.mmio_gpa + vm->test_exits.mmio_size &&
@@ -219,11 +222,17 @@ out_unlock:
  */
 static long lkvm_vm_create_vcpu(struct lkvm_vm *vm, unsigned long id)
 {
+	bool taken;
 	int fd;
 
 	if (id >= LKVM_MAX_VCPUS)
 		return -EINVAL;
-	if (test_and_set_bit(id, vm->vcpu_ids))
+	/* Under @lock: LKVM_CREATE_PLATFORM sees either this id or none. */
+	if (mutex_lock_killable(&vm->lock))
+		return -EINTR;
+	taken = test_and_set_bit(id, vm->vcpu_ids);
+	mutex_unlock(&vm->lock);
+	if (taken)
 		return -EEXIST;
 
 	fd = lkvm_vcpu_create(vm, id);
@@ -283,6 +292,8 @@ static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg
 		return lkvm_vm_create_vcpu(vm, arg);
 	case LKVM_SET_TEST_EXITS:
 		return lkvm_vm_set_test_exits(vm, (void __user *)arg);
+	case LKVM_CREATE_PLATFORM:
+		return lkvm_create_platform(vm, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -293,6 +304,7 @@ static void lkvm_vm_free(struct kref *ref)
 	struct lkvm_vm *vm = container_of(ref, struct lkvm_vm, ref);
 	int i;
 
+	lkvm_platform_free(vm);
 	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++)
 		if (vm->slots[i].npages)
 			lkvm_memslot_free(vm, &vm->slots[i]);
@@ -375,6 +387,8 @@ u64 lkvm_vm_cap(u32 cap)
 		return LKVM_TEST_EXIT_IO | LKVM_TEST_EXIT_MMIO;
 	case LKVM_CAP_VCPU_STATS:
 		return LKVM_VCPU_NR_STATS;
+	case LKVM_CAP_PLATFORM:
+		return 1;
 	default:
 		return 0;
 	}

@@ -95,6 +95,7 @@ struct guest {
 	int sys_fd;		/* /dev/lkvm_lite or /dev/kvm */
 	int vm_fd;
 	int vcpu_fd;
+	int console_fd;		/* GUEST_LKVM with guest_opts.platform; else -1 */
 	uint8_t *mem;
 	uint64_t mem_size;
 	/* GUEST_LKVM: the LKVM_RUN argument, kept for a pending read's data. */
@@ -182,6 +183,11 @@ enum guest_backend guest_backend(struct guest *g)
 int guest_vm_fd(struct guest *g)
 {
 	return g->vm_fd;
+}
+
+int guest_console_fd(struct guest *g)
+{
+	return g->console_fd;
 }
 
 int guest_vcpu_fd(struct guest *g)
@@ -499,7 +505,7 @@ static uint64_t lkvm_cap(int fd, uint32_t cap)
 	return ioctl(fd, LKVM_CHECK_CAP, &c) < 0 ? 0 : c.value;
 }
 
-static int lkvm_create(struct guest *g)
+static int lkvm_create(struct guest *g, const struct guest_opts *opts)
 {
 	struct lkvm_memory_region region = {
 		.memory_size = g->mem_size,
@@ -539,6 +545,19 @@ static int lkvm_create(struct guest *g)
 		guest_set_error("LKVM_SET_TEST_EXITS for port 0x%x: %s", GUEST_UCALL_PORT,
 				strerror(errno));
 		return -errno;
+	}
+	if (opts->platform) {
+		struct lkvm_platform p = {};
+
+		if (!lkvm_cap(g->sys_fd, LKVM_CAP_PLATFORM)) {
+			guest_set_error("this lkvm_lite has no platform (no LKVM_CAP_PLATFORM)");
+			return -ENODEV;
+		}
+		g->console_fd = ioctl(g->vm_fd, LKVM_CREATE_PLATFORM, &p);
+		if (g->console_fd < 0) {
+			guest_set_error("LKVM_CREATE_PLATFORM: %s", strerror(errno));
+			return -errno;
+		}
 	}
 	g->vcpu_fd = ioctl(g->vm_fd, LKVM_CREATE_VCPU, 0);
 	if (g->vcpu_fd < 0) {
@@ -651,6 +670,7 @@ struct guest *guest_create(const struct guest_opts *opts, void *guest_code)
 	g->sys_fd = -1;
 	g->vm_fd = -1;
 	g->vcpu_fd = -1;
+	g->console_fd = -1;
 	g->mem_size = opts->mem_size ? opts->mem_size : GUEST_DEFAULT_MEM_SIZE;
 	if ((g->mem_size & ((2ULL << 20) - 1)) || g->mem_size > GUEST_MAX_MEM_SIZE ||
 	    g->mem_size < GUEST_IMAGE_START + GUEST_MIN_STACK) {
@@ -673,7 +693,12 @@ struct guest *guest_create(const struct guest_opts *opts, void *guest_code)
 		goto err;
 	guest_build_tables(g);
 
-	ret = g->backend == GUEST_KVM ? kvm_create(g) : lkvm_create(g);
+	if (opts->platform && g->backend != GUEST_LKVM) {
+		guest_set_error("the in-kernel platform is lkvm_lite's (guest_opts.platform)");
+		ret = -ENODEV;
+		goto err;
+	}
+	ret = g->backend == GUEST_KVM ? kvm_create(g) : lkvm_create(g, opts);
 	if (ret)
 		goto err;
 
@@ -708,6 +733,8 @@ void guest_destroy(struct guest *g)
 		munmap(g->krun, g->krun_size);
 	if (g->vcpu_fd >= 0)
 		close(g->vcpu_fd);
+	if (g->console_fd >= 0)
+		close(g->console_fd);
 	if (g->vm_fd >= 0)
 		close(g->vm_fd);
 	if (g->sys_fd >= 0)

@@ -90,6 +90,12 @@ struct guest_opts {
 	enum guest_backend backend;
 	/* Bytes of guest RAM at guest physical 0; 0 means GUEST_DEFAULT_MEM_SIZE. */
 	uint64_t mem_size;
+	/*
+	 * GUEST_LKVM only: give the VM the in-kernel PC platform
+	 * (LKVM_CREATE_PLATFORM): local APIC, IOAPIC, UART, PCI, kvmclock.
+	 * guest_create() fails with ENODEV where the module has none.
+	 */
+	bool platform;
 };
 
 struct guest;
@@ -140,6 +146,8 @@ void *guest_gpa_to_hva(struct guest *g, uint64_t gpa, size_t size);
 /* Host: the backend's descriptors and run structures. */
 int guest_vm_fd(struct guest *g);
 int guest_vcpu_fd(struct guest *g);
+/* The console file of a guest made with guest_opts.platform; else -1. */
+int guest_console_fd(struct guest *g);
 /* NULL unless the backend is GUEST_LKVM. */
 struct lkvm_run *guest_lkvm_run(struct guest *g);
 /* NULL unless the backend is GUEST_KVM. */

@@ -31,6 +31,7 @@
 #define LKVM_CAP_RUN		8	/* value: 1, LKVM_RUN runs guests */
 #define LKVM_CAP_TEST_EXITS	9	/* value: the LKVM_TEST_EXIT_* flags supported */
 #define LKVM_CAP_VCPU_STATS	10	/* value: LKVM_VCPU_NR_STATS */
+#define LKVM_CAP_PLATFORM	11	/* value: 1, LKVM_CREATE_PLATFORM works */
 
 /**
  * struct lkvm_cap - argument of LKVM_CHECK_CAP
@@ -137,6 +138,11 @@ struct lkvm_test_exits {
 #define LKVM_EXIT_INTERNAL_ERROR 2	/* the module could not go on: see @internal */
 #define LKVM_EXIT_TEST_IO	3	/* an access to the test port: see @io */
 #define LKVM_EXIT_TEST_MMIO	4	/* an access to the test MMIO range: see @mmio */
+#define LKVM_EXIT_SYSTEM_EVENT	5	/* the guest powered off or reset: see @system_event */
+
+/* lkvm_run.system_event.type */
+#define LKVM_SYSTEM_EVENT_POWEROFF	1	/* ACPI sleep state S5 */
+#define LKVM_SYSTEM_EVENT_RESET		2	/* reset control (0xcf9), keyboard controller */
 
 /* lkvm_run.internal.suberror */
 #define LKVM_INTERNAL_UNHANDLED_EXIT	1	/* an SVM exit code with no handler */
@@ -161,6 +167,9 @@ struct lkvm_test_exits {
  *               is when LKVM_RUN is called next
  * @internal:    LKVM_EXIT_INTERNAL_ERROR: @suberror (LKVM_INTERNAL_*), and
  *               the first @insn_len bytes of the instruction at @rip if known
+ * @system_event: LKVM_EXIT_SYSTEM_EVENT: @type (LKVM_SYSTEM_EVENT_*), and in
+ *               @data the port the guest wrote (bits 0-15) and the value
+ *               (bits 16-23)
  *
  * The guest's RIP has already moved past a test-port or test-MMIO access
  * when LKVM_RUN returns; the next LKVM_RUN completes a read and goes on.
@@ -192,6 +201,11 @@ struct lkvm_run {
 			__u32 insn_len;
 			__u8 insn[16];
 		} internal;
+		struct {
+			__u32 type;
+			__u32 pad;
+			__u64 data;
+		} system_event;
 		__u64 pad[8];
 	};
 };
@@ -235,6 +249,10 @@ enum {
 	LKVM_STAT_UNCLAIMED_MMIO,	/* accesses outside memory no device claimed */
 	LKVM_STAT_OTHER_EXITS,		/* exits no counter above or below names */
 	LKVM_STAT_GUEST_EXCEPTIONS,	/* #DB and #AC the guest raised, passed back to it */
+	LKVM_STAT_APIC_ACCESS,		/* local APIC register reads and writes (MSR or MMIO) */
+	LKVM_STAT_APIC_TIMER,		/* local APIC timer expiries */
+	LKVM_STAT_APIC_EOI,		/* EOIs the guest wrote */
+	LKVM_STAT_SYSTEM_EVENTS,	/* power-off and reset requests */
 };
 
 #define LKVM_VCPU_NR_STATS	64
@@ -248,6 +266,47 @@ struct lkvm_vcpu_stats {
 	__u64 stat[LKVM_VCPU_NR_STATS];
 };
 
+/*
+ * The PC platform LKVM_CREATE_PLATFORM builds in the module, at fixed
+ * places. Guest RAM may not overlap LKVM_PLATFORM_MMIO_BASE ..
+ * LKVM_PLATFORM_MMIO_END (the 32-bit PCI hole, the IOAPIC and the local
+ * APICs); the firmware tables a VMM writes (MADT, FADT) describe these.
+ */
+#define LKVM_PLATFORM_MMIO_BASE		0xc0000000ULL
+#define LKVM_PLATFORM_MMIO_END		0x100000000ULL
+#define LKVM_PLATFORM_IOAPIC_BASE	0xfec00000ULL
+#define LKVM_PLATFORM_IOAPIC_ID		1
+#define LKVM_PLATFORM_IOAPIC_PINS	24
+#define LKVM_PLATFORM_LAPIC_BASE	0xfee00000ULL
+#define LKVM_PLATFORM_UART_PORT		0x3f8	/* 16550A, COM1 */
+#define LKVM_PLATFORM_UART_IRQ		4	/* its IOAPIC pin, edge, active high */
+#define LKVM_PLATFORM_PCI_CONFIG_PORT	0xcf8	/* configuration mechanism #1 */
+#define LKVM_PLATFORM_RESET_PORT	0xcf9	/* write 0x06 (or any value with bit 2): reset */
+#define LKVM_PLATFORM_RESET_VALUE	0x06
+#define LKVM_PLATFORM_SLEEP_CTL_PORT	0x600	/* ACPI sleep control register (8 bits) */
+#define LKVM_PLATFORM_SLEEP_STS_PORT	0x601	/* ACPI sleep status register (8 bits) */
+#define LKVM_PLATFORM_S5_SLP_TYP	5	/* the SLP_TYP of S5 the DSDT's _S5 must name */
+
+/**
+ * struct lkvm_platform - argument of LKVM_CREATE_PLATFORM
+ *
+ * Builds the in-kernel PC platform of a VM: a local APIC for every vCPU
+ * created after it, the IOAPIC, the UART, PCI configuration space with a
+ * host bridge, kvmclock, and the reset and power-off registers. Only
+ * before the first vCPU, once per VM, with no RAM in the MMIO window.
+ * Returns a new file descriptor, the console: read() returns what the
+ * guest wrote to the UART, write() queues what it will read.
+ *
+ * @flags:    in: must be zero
+ * @pad:      must be zero
+ * @reserved: must be zero
+ */
+struct lkvm_platform {
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[3];
+};
+
 /* ioctls on /dev/lkvm_lite */
 #define LKVM_GET_API_VERSION	_IO(LKVMIO, 0x00)
 #define LKVM_CHECK_CAP		_IOWR(LKVMIO, 0x01, struct lkvm_cap)
@@ -257,6 +316,7 @@ struct lkvm_vcpu_stats {
 #define LKVM_SET_MEMORY_REGION	_IOW(LKVMIO, 0x10, struct lkvm_memory_region)
 #define LKVM_CREATE_VCPU	_IO(LKVMIO, 0x11)
 #define LKVM_SET_TEST_EXITS	_IOW(LKVMIO, 0x12, struct lkvm_test_exits)
+#define LKVM_CREATE_PLATFORM	_IOW(LKVMIO, 0x13, struct lkvm_platform)
 
 /* ioctls on a vCPU file descriptor */
 #define LKVM_GET_REGS		_IOR(LKVMIO, 0x20, struct lkvm_regs)

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * PCI configuration space through configuration mechanism #1: the address
+ * register at 0xcf8 (a 32-bit access) selects bus, device, function and
+ * register; 0xcfc-0xcff reads and writes it. Bus 0 only.
+ *
+ * Each function has a 256-byte configuration header and a mask of the
+ * bits the guest may write; everything else reads back as the device
+ * made it. Today bus 0 holds the host bridge at 00:00.0; devices register
+ * further functions here. A function that is not there reads as all ones,
+ * which is how a guest's scan knows the slot is empty.
+ *
+ * Byte 0xcf9, inside the address register's range, is the reset control
+ * register (power.c decides what a write means).
+ */
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/pci_regs.h>
+#include <linux/pci_ids.h>
+
+#include "lkvm.h"
+
+#define PCI_CONFIG_ENABLE	BIT(31)
+#define PCI_CONFIG_BUS(a)	(((a) >> 16) & 0xff)
+#define PCI_CONFIG_DEVFN(a)	(((a) >> 8) & 0xff)
+#define PCI_CONFIG_REG(a)	((a) & 0xfc)
+#define PCI_DATA_PORT		(LKVM_PLATFORM_PCI_CONFIG_PORT + 4)
+#define PCI_NR_DEVFN		256
+
+/*
+ * The host bridge's identity: Red Hat's generic virtual host bridge, so
+ * that no quirk for a real chipset applies.
+ */
+#define HOST_BRIDGE_VENDOR	0x1b36
+#define HOST_BRIDGE_DEVICE	0x0008
+
+struct lkvm_pci_fn {
+	u8 cfg[256];
+	u8 wmask[256];
+};
+
+struct lkvm_pci {
+	/* Serializes the address register and every function's header. */
+	spinlock_t lock;
+	u32 address;		/* the address register as last written */
+	struct lkvm_pci_fn *fn[PCI_NR_DEVFN];
+};
+
+static void put16(u8 *p, u16 v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static struct lkvm_pci_fn *lkvm_pci_host_bridge(void)
+{
+	struct lkvm_pci_fn *f = kzalloc(sizeof(*f), GFP_KERNEL_ACCOUNT);
+
+	if (!f)
+		return NULL;
+	put16(f->cfg + PCI_VENDOR_ID, HOST_BRIDGE_VENDOR);
+	put16(f->cfg + PCI_DEVICE_ID, HOST_BRIDGE_DEVICE);
+	put16(f->cfg + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	f->cfg[PCI_CLASS_DEVICE] = PCI_CLASS_BRIDGE_HOST & 0xff;
+	f->cfg[PCI_CLASS_DEVICE + 1] = PCI_CLASS_BRIDGE_HOST >> 8;
+	f->cfg[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL;
+	/* The guest may only turn the bridge's decoding bits on and off. */
+	put16(f->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	return f;
+}
+
+int lkvm_pci_create(struct lkvm_vm *vm)
+{
+	struct lkvm_pci *pci = kzalloc(sizeof(*pci), GFP_KERNEL_ACCOUNT);
+
+	if (!pci)
+		return -ENOMEM;
+	spin_lock_init(&pci->lock);
+	pci->fn[0] = lkvm_pci_host_bridge();
+	if (!pci->fn[0]) {
+		kfree(pci);
+		return -ENOMEM;
+	}
+	vm->pci = pci;
+	return 0;
+}
+
+void lkvm_pci_free(struct lkvm_vm *vm)
+{
+	struct lkvm_pci *pci = vm->pci;
+	int i;
+
+	if (!pci)
+		return;
+	for (i = 0; i < PCI_NR_DEVFN; i++)
+		kfree(pci->fn[i]);
+	kfree(pci);
+	vm->pci = NULL;
+}
+
+/* The function and register the address register selects, or NULL. */
+static struct lkvm_pci_fn *lkvm_pci_selected(struct lkvm_pci *pci)
+{
+	u32 a = pci->address;
+
+	if (!(a & PCI_CONFIG_ENABLE) || PCI_CONFIG_BUS(a))
+		return NULL;
+	return pci->fn[PCI_CONFIG_DEVFN(a)];
+}
+
+int lkvm_pci_in(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 *val)
+{
+	struct lkvm_pci *pci = vcpu->vm->pci;
+	struct lkvm_pci_fn *f;
+	unsigned int off, i;
+
+	if (port == LKVM_PLATFORM_RESET_PORT && size == 1)
+		return lkvm_power_in(vcpu, port, size, val);
+	*val = ~0U;
+	spin_lock(&pci->lock);
+	if (port == LKVM_PLATFORM_PCI_CONFIG_PORT && size == 4) {
+		*val = pci->address;
+	} else if (port >= PCI_DATA_PORT) {
+		f = lkvm_pci_selected(pci);
+		off = PCI_CONFIG_REG(pci->address) + (port - PCI_DATA_PORT);
+		if (f && off + size <= 256)
+			for (*val = 0, i = 0; i < size; i++)
+				*val |= (u32)f->cfg[off + i] << (i * 8);
+	}
+	spin_unlock(&pci->lock);
+	return 0;
+}
+
+int lkvm_pci_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val)
+{
+	struct lkvm_pci *pci = vcpu->vm->pci;
+	struct lkvm_pci_fn *f;
+	unsigned int off, i;
+	u8 m;
+
+	if (port == LKVM_PLATFORM_RESET_PORT && size == 1)
+		return lkvm_power_out(vcpu, port, size, val);
+	spin_lock(&pci->lock);
+	if (port == LKVM_PLATFORM_PCI_CONFIG_PORT && size == 4) {
+		/* Bits 30-24 are reserved, 1-0 select nothing: they read as zero. */
+		pci->address = val & (PCI_CONFIG_ENABLE | GENMASK(23, 2));
+	} else if (port >= PCI_DATA_PORT) {
+		f = lkvm_pci_selected(pci);
+		off = PCI_CONFIG_REG(pci->address) + (port - PCI_DATA_PORT);
+		if (f && off + size <= 256) {
+			for (i = 0; i < size; i++) {
+				m = f->wmask[off + i];
+				f->cfg[off + i] = (f->cfg[off + i] & ~m) | ((val >> (i * 8)) & m);
+			}
+		}
+	}
+	spin_unlock(&pci->lock);
+	return 0;
+}
