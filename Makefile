@@ -4,7 +4,7 @@
 #
 #   make            build everything (module at W=1, launcher, selftests)
 #   make check      install what is missing, build, run all selftests in the test VM
-#   make run        boot the test VM with the module loaded and run lkvm-lite in it
+#   make run        boot a Linux guest with lkvm-lite in the test VM, show its console
 #   make vm CMD=..  run one shell command in the test VM (T=prog: one selftest)
 #   make bench      benchmarks in the test VM, lkvm_lite beside kvm_amd; writes bench.json
 #   make style      checkpatch.pl over kernel/ and uapi/
@@ -76,13 +76,13 @@ check: deps
 	@$(MAKE) --no-print-directory all style
 	selftests/check.sh $(T)
 
-# Until guests boot, lkvm-lite run explains that it cannot yet; make run
-# fails only if the module does not load or cannot be queried.
+# Boot the launcher's default guest (the test VM's own kernel and the
+# launcher's built-in initramfs) and show its console; ARGS adds options.
 run: deps
 	@$(MAKE) --no-print-directory all
-	selftests/vm/run.sh -t 300 -- \
+	selftests/vm/run.sh -t 600 -- \
 		'insmod kernel/lkvm_lite.ko && tools/lkvm-lite/lkvm-lite info && \
-		 { tools/lkvm-lite/lkvm-lite run; true; }'
+		 tools/lkvm-lite/lkvm-lite run $(ARGS)'
 
 CMD ?= selftests/run-in-vm.sh svm $(T)
 vm: deps
@@ -97,7 +97,7 @@ BENCH_OUT := $(BUILD)/vm/bench
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@rm -f $(BENCH_OUT)/bench.txt
-	selftests/vm/run.sh -c 1 -t 900 -o $(BENCH_OUT) -- selftests/bench/run-bench.sh
+	selftests/vm/run.sh -c 1 -t 1800 -o $(BENCH_OUT) -- selftests/bench/run-bench.sh
 	@selftests/bench/bench-json.sh $(BENCH_OUT)/bench.txt $(CURDIR)/bench.json
 
 # kernel/trace.h is written in TRACE_EVENT()'s macro language, which

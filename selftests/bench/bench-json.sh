@@ -3,8 +3,9 @@
 # make bench, on the host: merge the figures a benchmark run wrote ("name
 # value" lines) into bench.json, one flat JSON object of name -> number,
 # keeping the names other benchmarks wrote there and replacing ours; then
-# print our figures as a table, lkvm beside kvm. A name ending in .lkvm or
-# .kvm is one side of a figure; the table pairs them by what comes before.
+# print our figures as a table, lkvm beside its peer. A name ending in
+# .lkvm is our side of a figure, one ending in .kvm (kvm_amd) or .qemu_kvm
+# (QEMU on kvm_amd) the peer's; the table pairs them by what comes before.
 # A name ending in .lkvm_traced (lkvm_lite with lkvm-lite trace attached)
 # goes in a second table, beside the same figure untraced.
 #
@@ -50,18 +51,20 @@ awk '
 		side = $1; sub(/.*\./, "", side)
 		fig = $1; sub(/\.[^.]*$/, "", fig)
 		if (side == "lkvm_traced") { traced[fig] = $2; next }
+		if (side == "kvm" || side == "qemu_kvm") { peer[fig] = side; side = "kvm" }
 		if (side != "lkvm" && side != "kvm") { side = "lkvm"; fig = $1 }
 		if (!(fig in seen)) { seen[fig] = 1; order[++n] = fig }
 		val[fig, side] = $2
 	}
 	END {
-		printf "%-36s %12s %12s %10s\n", "figure", "lkvm", "kvm", "lkvm/kvm"
+		printf "%-36s %12s %12s %10s  %s\n", "figure", "lkvm", "peer", "lkvm/peer", "peer"
 		for (i = 1; i <= n; i++) {
 			f = order[i]
 			l = ((f, "lkvm") in val) ? val[f, "lkvm"] : "-"
 			k = ((f, "kvm") in val) ? val[f, "kvm"] : "-"
 			r = (l != "-" && k != "-" && k + 0 != 0) ? sprintf("%.2f", l / k) : "-"
-			printf "%-36s %12s %12s %10s\n", f, l, k, r
+			p = (f in peer) ? peer[f] : "-"
+			printf "%-36s %12s %12s %10s  %s\n", f, l, k, r, p
 		}
 		# lkvm_lite with "lkvm-lite trace" attached, beside itself without.
 		first = 1

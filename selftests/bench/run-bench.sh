@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # make bench, inside the test VM: the exit round-trip benchmark on lkvm_lite
-# (also with "lkvm-lite trace" attached) and on stock kvm_amd, in the same
-# VM, interleaved. Only one of the two can
+# (also with "lkvm-lite trace" attached) and on stock kvm_amd, then the boot
+# of a stock Linux guest with lkvm-lite and with QEMU on kvm_amd, in the
+# same VM, interleaved. Only one of the two can
 # own SVM at a time, so each round loads lkvm_lite, measures, unloads it,
 # loads kvm_amd, measures the same guest loop, unloads it. Run-to-run noise
 # under TCG is large and drifts, so the peers alternate within every round
@@ -11,15 +12,25 @@
 # Writes "name value" lines (the medians) to $LKVM_VM_OUT/bench.txt, which
 # selftests/bench/bench-json.sh turns into bench.json on the host.
 #
-# usage: run-bench.sh [ROUNDS [N]]
+# usage: run-bench.sh [ROUNDS [N [BOOT_ROUNDS]]]
 #   ROUNDS: rounds of lkvm then kvm (default 5)
 #   N:      exits per measurement (default 30000: under TCG, where one exit
 #           costs 20 to 150 us, 0.7 to 2 s each)
+#   BOOT_ROUNDS: rounds of lkvm-lite then QEMU/KVM boots (default 3)
 #   $LKVM_MODULE: the module to load (default kernel/lkvm_lite.ko)
 
 rounds=${1:-5}
 n=${2:-30000}
+boot_rounds=${3:-3}
 bench=build/selftests/exit_bench
+boot_bench=build/selftests/boot_bench
+# Both VMMs boot the same kernel (the test VM's own, Debian's) and the same
+# initramfs, whose init reports and powers off (lkvm.test=init), with the
+# same memory, one vCPU and the same command line.
+boot_kernel=/boot/vmlinuz-$(uname -r)
+boot_initrd=build/selftests/boot-guest.cpio.gz
+boot_mem=256
+boot_params="lkvm.test=init"
 launcher=tools/lkvm-lite/lkvm-lite
 module=${LKVM_MODULE:-kernel/lkvm_lite.ko}
 out=${LKVM_VM_OUT:?run-bench.sh runs in the test VM (selftests/vm/run.sh)}/bench.txt
@@ -64,6 +75,37 @@ while [ "$i" -le "$rounds" ]; do
 	rmmod lkvm_lite || fail "lkvm_lite did not unload"
 	modprobe kvm_amd || fail "kvm_amd did not load"
 	measure kvm
+	modprobe -r kvm_amd || fail "kvm_amd did not unload"
+	i=$((i + 1))
+done
+
+# $1: lkvm or qemu_kvm: one boot, its three figures appended to $raw.
+measure_boot() {
+	name=$1
+	if [ "$name" = lkvm ]; then
+		set -- $launcher run -k "$boot_kernel" -i "$boot_initrd" -m ${boot_mem}M \
+			-p "$boot_params"
+	else
+		set -- qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m ${boot_mem}M \
+			-nodefaults -no-user-config -display none -no-reboot -serial stdio \
+			-kernel "$boot_kernel" -initrd "$boot_initrd" \
+			-append "console=ttyS0 panic=-1 $boot_params"
+	fi
+	$boot_bench "$name" $boot_mem "$@" > /tmp/bench-one 2>&1 ||
+		fail "boot_bench $name: $(cat /tmp/bench-one)"
+	sed 's/^/# /' /tmp/bench-one
+	cat /tmp/bench-one >> "$raw"
+}
+
+echo "# boot_bench: $boot_rounds rounds of lkvm-lite then QEMU/KVM, ${boot_mem} MiB guests"
+i=1
+while [ "$i" -le "$boot_rounds" ]; do
+	echo "# boot round $i"
+	insmod "$module" || fail "$module did not load"
+	measure_boot lkvm
+	rmmod lkvm_lite || fail "lkvm_lite did not unload"
+	modprobe kvm_amd || fail "kvm_amd did not load"
+	measure_boot qemu_kvm
 	modprobe -r kvm_amd || fail "kvm_amd did not unload"
 	i=$((i + 1))
 done
