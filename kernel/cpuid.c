@@ -7,8 +7,8 @@
  * instruction set the guest runs natively and whose state VMRUN or the
  * FPU switch carries. Everything that needs emulation not built yet (the
  * APIC without a platform, machine-check banks, performance counters,
- * nested SVM, TSC_AUX,
- * protection keys, AVX-512 state) reads as absent. The hypervisor leaves
+ * nested SVM, TSC_AUX, protection keys, AVX-512 state) reads as absent.
+ * The hypervisor leaves
  * speak KVM's paravirtual interface (Documentation/virt/kvm/x86/cpuid.rst
  * in Linux), so stock guests recognise it; with a platform they offer
  * the APIC (x2APIC, TSC-deadline timer) and kvmclock, which a stock Linux

@@ -7,10 +7,14 @@
  * The guest gives, per vCPU, the address of a pvclock_vcpu_time_info;
  * the module writes there the guest TSC at one moment, the VM's system
  * time (nanoseconds since the platform was made) at that moment, and the
- * scale from TSC ticks to nanoseconds. The host TSC is constant and
- * invariant (the host kernel runs on it), so the structure is written once
- * when the guest enables it, marked stable. The wall clock structure gets
- * the time of day at system time zero.
+ * scale from TSC ticks to nanoseconds; the guest extrapolates with its
+ * TSC from there. The structure is written when the guest enables it and
+ * again whenever the vCPU enters the guest on another host CPU, whose TSC
+ * may not match the last one's exactly. It is marked stable (the guest
+ * may then trust it to be monotonic across vCPUs) only while the host
+ * kernel itself trusts its TSC; otherwise the guest keeps its own
+ * monotonic guard. The wall clock structure gets the time of day at
+ * system time zero.
  */
 #include <linux/math64.h>
 #include <linux/ktime.h>
@@ -45,35 +49,46 @@ static void lkvm_kvmclock_scale(u64 tsc_hz, u32 *mul, s8 *shift)
 	*shift = s;
 }
 
-static int lkvm_kvmclock_update(struct lkvm_vcpu *vcpu, u64 gpa)
+/*
+ * Write a pvclock structure (@data, @len bytes, whose first u32 is its
+ * version) at @gpa the way pvclock-abi.h asks: the version odd while the
+ * fields change, then even and higher than before, so a guest reading
+ * concurrently sees either the old or the new values, never a mix.
+ */
+static int lkvm_pvclock_write(struct lkvm_vm *vm, u64 gpa, void *data, unsigned int len)
 {
-	struct lkvm_vm *vm = vcpu->vm;
-	struct pvclock_vcpu_time_info ti = {};
-	unsigned long flags;
 	u32 version;
 	int ret;
 
-	/* Both samples close together: no interrupt in between. */
-	local_irq_save(flags);
-	ti.tsc_timestamp = rdtsc() + vcpu->vmcb->control.tsc_offset;
-	ti.system_time = ktime_get_ns() - vm->clock_base_ns;
-	local_irq_restore(flags);
-	lkvm_kvmclock_scale((u64)tsc_khz * 1000, &ti.tsc_to_system_mul, &ti.tsc_shift);
-	ti.flags = PVCLOCK_TSC_STABLE_BIT;
-
-	/* Odd while the fields change, then even (pvclock-abi.h's protocol). */
 	ret = lkvm_read_guest(vm, gpa, &version, sizeof(version));
 	if (ret)
 		return ret;
 	version = (version | 1) + 1;
-	ti.version = version - 1;
-	ret = lkvm_write_guest(vm, gpa, &ti.version, sizeof(ti.version));
-	/* Pairs with the guest's read barriers between version and fields. */
+	*(u32 *)data = version - 1;
+	ret = lkvm_write_guest(vm, gpa, data, sizeof(version));
+	/* The odd version is visible before any field: the guest's first read pairs. */
 	smp_wmb();
-	ret = ret ?: lkvm_write_guest(vm, gpa + sizeof(ti.version),
-				      (u8 *)&ti + sizeof(ti.version), sizeof(ti) - sizeof(ti.version));
+	ret = ret ?: lkvm_write_guest(vm, gpa + sizeof(version), data + sizeof(version),
+				      len - sizeof(version));
+	/* Every field is visible before the even version: the guest's second read pairs. */
 	smp_wmb();
 	return ret ?: lkvm_write_guest(vm, gpa, &version, sizeof(version));
+}
+
+/* The vCPU's thread, IRQs off or on; guest memory through the kernel's mapping. */
+static int lkvm_kvmclock_update(struct lkvm_vcpu *vcpu, u64 gpa)
+{
+	struct pvclock_vcpu_time_info ti = {};
+	unsigned long flags;
+
+	/* Both samples close together: no interrupt in between. */
+	local_irq_save(flags);
+	ti.tsc_timestamp = rdtsc() + vcpu->vmcb->control.tsc_offset;
+	ti.system_time = ktime_get_ns() - vcpu->vm->clock_base_ns;
+	local_irq_restore(flags);
+	lkvm_kvmclock_scale((u64)tsc_khz * 1000, &ti.tsc_to_system_mul, &ti.tsc_shift);
+	ti.flags = check_tsc_unstable() ? 0 : PVCLOCK_TSC_STABLE_BIT;
+	return lkvm_pvclock_write(vcpu->vm, gpa, &ti, sizeof(ti));
 }
 
 static int lkvm_kvmclock_wall(struct lkvm_vcpu *vcpu, u64 gpa)
@@ -82,19 +97,16 @@ static int lkvm_kvmclock_wall(struct lkvm_vcpu *vcpu, u64 gpa)
 		.sec = vcpu->vm->clock_base_wall.tv_sec,
 		.nsec = vcpu->vm->clock_base_wall.tv_nsec,
 	};
-	u32 version;
-	int ret;
 
-	ret = lkvm_read_guest(vcpu->vm, gpa, &version, sizeof(version));
-	if (ret)
-		return ret;
-	version = (version | 1) + 1;
-	wc.version = version - 1;
-	ret = lkvm_write_guest(vcpu->vm, gpa, &wc.version, sizeof(wc.version));
-	smp_wmb();
-	ret = ret ?: lkvm_write_guest(vcpu->vm, gpa + 4, &wc.sec, sizeof(wc) - 4);
-	smp_wmb();
-	return ret ?: lkvm_write_guest(vcpu->vm, gpa, &version, sizeof(version));
+	return lkvm_pvclock_write(vcpu->vm, gpa, &wc, sizeof(wc));
+}
+
+/* Before VMRUN, IRQs off: the vCPU runs on @cpu, maybe not where it last ran. */
+void lkvm_kvmclock_enter(struct lkvm_vcpu *vcpu, int cpu)
+{
+	if (cpu != vcpu->kvmclock_cpu && (vcpu->kvmclock_msr & KVMCLOCK_ENABLE))
+		lkvm_kvmclock_update(vcpu, vcpu->kvmclock_msr & ~KVMCLOCK_ENABLE);
+	vcpu->kvmclock_cpu = cpu;
 }
 
 int lkvm_kvmclock_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)

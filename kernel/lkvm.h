@@ -192,6 +192,7 @@ struct lkvm_vcpu {
 	/* kvmclock (kvmclock.c): the MSRs' values; bit 0 of the first enables. */
 	u64 kvmclock_msr;
 	u64 kvmclock_wall_msr;
+	int kvmclock_cpu;	/* the host CPU its structure was last written on */
 	/* Filled as exits happen; copied out when LKVM_RUN returns 0. */
 	struct lkvm_run run;
 	u64 stats[LKVM_VCPU_NR_STATS];
@@ -343,6 +344,7 @@ int lkvm_power_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val);
 /* kvmclock.c: KVM's paravirtual clock MSRs */
 int lkvm_kvmclock_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val);
 int lkvm_kvmclock_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
+void lkvm_kvmclock_enter(struct lkvm_vcpu *vcpu, int cpu);
 
 /* posted_irq.c */
 void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector);

@@ -259,6 +259,8 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	}
 	c->asid = vcpu->asid.asid;
 	c->tlb_ctl = flush_all ? TLB_CONTROL_FLUSH_ALL_ASID : TLB_CONTROL_DO_NOTHING;
+	if (vcpu->apic)
+		lkvm_kvmclock_enter(vcpu, smp_processor_id());
 	WRITE_ONCE(vcpu->cpu, smp_processor_id());
 	/* Pairs with smp_mb__after_atomic() in lkvm_pi_post(). */
 	smp_store_mb(vcpu->mode, LKVM_IN_GUEST);

@@ -88,6 +88,7 @@ void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	vcpu->read.pending = false;
 	vcpu->kvmclock_msr = 0;
 	vcpu->kvmclock_wall_msr = 0;
+	vcpu->kvmclock_cpu = -1;
 	vcpu->xcr0 = XFEATURE_MASK_FP;
 	memset(vcpu->db, 0, sizeof(vcpu->db));
 	vcpu->dr6 = LKVM_DR6_INIT;
