@@ -8,11 +8,11 @@
  * FPU switch carries. Everything that needs emulation not built yet (the
  * APIC without a platform, machine-check banks, performance counters,
  * nested SVM, TSC_AUX, protection keys, AVX-512 state) reads as absent.
- * The hypervisor leaves
- * speak KVM's paravirtual interface (Documentation/virt/kvm/x86/cpuid.rst
- * in Linux), so stock guests recognise it; with a platform they offer
- * the APIC (x2APIC, TSC-deadline timer) and kvmclock, which a stock Linux
- * guest then uses for its clock and to know the TSC's rate.
+ * The hypervisor leaves speak KVM's paravirtual interface
+ * (Documentation/virt/kvm/x86/cpuid.rst in Linux), so stock guests
+ * recognise it; with a platform they offer the APIC (x2APIC, TSC-deadline
+ * timer) and kvmclock, which a stock Linux guest then uses for its clock
+ * and to know the TSC's rate.
  */
 #include <linux/bits.h>
 #include <linux/minmax.h>
