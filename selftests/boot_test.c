@@ -346,4 +346,54 @@ TEST_F_TIMEOUT(boot, default_guest, BOOT_TIMEOUT_S + 30)
 	boot_free(&b);
 }
 
+/* Count of exits of @reason in lkvm-lite trace's JSON, -1 if absent. */
+static long trace_count(const char *json, const char *reason)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\"reason\":\"%s\",", reason);
+	p = strstr(json, key);
+	if (!p)
+		return -1;
+	p = strstr(p, "\"count\":");
+	return p ? strtol(p + strlen("\"count\":"), NULL, 10) : -1;
+}
+
+/*
+ * lkvm-lite trace against a booted Linux guest: every exit of the whole
+ * boot is counted, by reason, and the only return to userspace is the
+ * power-off that ends it.
+ */
+TEST_F_TIMEOUT(boot, traced_boot_counts_exits, BOOT_TIMEOUT_S + 30)
+{
+	char json_path[] = "/tmp/boot_test-trace-XXXXXX";
+	char *argv[] = { LAUNCHER, "trace", "--json", "-o", json_path, "--", LAUNCHER, "run",
+			 "-k", kernel, "-i", GUEST_INITRD, "-m", "128M", "-p", "lkvm.test=init",
+			 NULL };
+	char json[65536];
+	struct boot b;
+	ssize_t n;
+	int fd;
+
+	fd = mkstemp(json_path);
+	ASSERT_LE(0, fd);
+	boot_run(&b, argv);
+	n = read(fd, json, sizeof(json) - 1);
+	close(fd);
+	unlink(json_path);
+	ASSERT_TRUE(launcher_exited(&b, 0)) TH_LOG("%s", boot_tail(&b));
+	ASSERT_NE(NULL, boot_value(&b, "INIT", 0, NULL)) TH_LOG("%s", boot_tail(&b));
+	ASSERT_LT(0, n);
+	json[n] = '\0';
+	EXPECT_NE(NULL, strstr(json, "\"userspace_exits\":1,")) TH_LOG("%s", json);
+	/* A Linux boot reads MSRs, halts, writes its console and maps the IOAPIC. */
+	EXPECT_LT(100, trace_count(json, "msr")) TH_LOG("%s", json);
+	EXPECT_LT(1000, trace_count(json, "ioio")) TH_LOG("%s", json);
+	EXPECT_LT(0, trace_count(json, "hlt")) TH_LOG("%s", json);
+	EXPECT_LT(0, trace_count(json, "npf")) TH_LOG("%s", json);
+	EXPECT_LT(0, trace_count(json, "cpuid")) TH_LOG("%s", json);
+	boot_free(&b);
+}
+
 TEST_HARNESS_MAIN
