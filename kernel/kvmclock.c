@@ -68,10 +68,11 @@ static int lkvm_kvmclock_update(struct lkvm_vcpu *vcpu, u64 gpa)
 	version = (version | 1) + 1;
 	ti.version = version - 1;
 	ret = lkvm_write_guest(vm, gpa, &ti.version, sizeof(ti.version));
-	/* Pairs with the guest's read barriers between version and fields. */
+	/* The odd version before the fields: pairs with the guest's rmb after reading it. */
 	smp_wmb();
-	ret = ret ?: lkvm_write_guest(vm, gpa + sizeof(ti.version),
-				      (u8 *)&ti + sizeof(ti.version), sizeof(ti) - sizeof(ti.version));
+	ret = ret ?: lkvm_write_guest(vm, gpa + sizeof(ti.version), (u8 *)&ti + sizeof(ti.version),
+				      sizeof(ti) - sizeof(ti.version));
+	/* The fields before the even version: pairs with the guest's rmb before rereading it. */
 	smp_wmb();
 	return ret ?: lkvm_write_guest(vm, gpa, &version, sizeof(version));
 }
@@ -91,8 +92,10 @@ static int lkvm_kvmclock_wall(struct lkvm_vcpu *vcpu, u64 gpa)
 	version = (version | 1) + 1;
 	wc.version = version - 1;
 	ret = lkvm_write_guest(vcpu->vm, gpa, &wc.version, sizeof(wc.version));
+	/* Odd version, fields, even version: the same pairing as the vCPU structure's. */
 	smp_wmb();
 	ret = ret ?: lkvm_write_guest(vcpu->vm, gpa + 4, &wc.sec, sizeof(wc) - 4);
+	/* See above. */
 	smp_wmb();
 	return ret ?: lkvm_write_guest(vcpu->vm, gpa, &version, sizeof(version));
 }
