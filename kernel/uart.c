@@ -457,7 +457,7 @@ static ssize_t lkvm_console_read(struct file *filp, char __user *buf, size_t cou
 			break;
 		done += chunk;
 	}
-	ret = done ? done : -EFAULT;
+	ret = done ? (ssize_t)done : -EFAULT;
 	spin_lock(&uart->lock);
 	uart->tx.tail += done;
 	spin_unlock(&uart->lock);
@@ -501,7 +501,7 @@ static ssize_t lkvm_console_write(struct file *filp, const char __user *buf, siz
 			break;
 		done += chunk;
 	}
-	ret = done ? done : -EFAULT;
+	ret = done ? (ssize_t)done : -EFAULT;
 	spin_lock(&uart->lock);
 	uart->rx.head += done;
 	lkvm_uart_update_irq(uart);
