@@ -37,6 +37,11 @@ static void lkvm_kvmclock_scale(u64 tsc_hz, u32 *mul, s8 *shift)
 	u64 num = NSEC_PER_SEC, den = tsc_hz;
 	int s = 0;
 
+	/* num << 32 below must not overflow: num ends below den, den below 2^32. */
+	while (den >= BIT_ULL(32)) {
+		den >>= 1;
+		s--;
+	}
 	while (num >= den) {
 		den <<= 1;
 		s++;
@@ -57,12 +62,20 @@ static void lkvm_kvmclock_scale(u64 tsc_hz, u32 *mul, s8 *shift)
  */
 static int lkvm_pvclock_write(struct lkvm_vm *vm, u64 gpa, void *data, unsigned int len)
 {
+	u8 old[sizeof(struct pvclock_vcpu_time_info)];
 	u32 version;
 	int ret;
 
-	ret = lkvm_read_guest(vm, gpa, &version, sizeof(version));
+	/*
+	 * All of it must be RAM before any of it changes: a refused address
+	 * leaves the guest's memory as it was.
+	 */
+	if (WARN_ON_ONCE(len > sizeof(old)))
+		return -EINVAL;
+	ret = lkvm_read_guest(vm, gpa, old, len);
 	if (ret)
 		return ret;
+	memcpy(&version, old, sizeof(version));
 	version = (version | 1) + 1;
 	*(u32 *)data = version - 1;
 	ret = lkvm_write_guest(vm, gpa, data, sizeof(version));
