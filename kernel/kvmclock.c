@@ -48,7 +48,7 @@ static void lkvm_kvmclock_scale(u64 tsc_hz, u32 *mul, s8 *shift)
 static int lkvm_kvmclock_update(struct lkvm_vcpu *vcpu, u64 gpa)
 {
 	struct lkvm_vm *vm = vcpu->vm;
-	struct pvclock_vcpu_time_info ti = {};
+	struct pvclock_vcpu_time_info ti = {}, old;
 	unsigned long flags;
 	u32 version;
 	int ret;
@@ -61,17 +61,22 @@ static int lkvm_kvmclock_update(struct lkvm_vcpu *vcpu, u64 gpa)
 	lkvm_kvmclock_scale((u64)tsc_khz * 1000, &ti.tsc_to_system_mul, &ti.tsc_shift);
 	ti.flags = PVCLOCK_TSC_STABLE_BIT;
 
-	/* Odd while the fields change, then even (pvclock-abi.h's protocol). */
-	ret = lkvm_read_guest(vm, gpa, &version, sizeof(version));
+	/*
+	 * All of it must be RAM before any of it changes: a refused address
+	 * leaves the guest's memory as it was. The version is odd while the
+	 * fields change, then even (pvclock-abi.h's protocol).
+	 */
+	ret = lkvm_read_guest(vm, gpa, &old, sizeof(old));
 	if (ret)
 		return ret;
-	version = (version | 1) + 1;
+	version = (old.version | 1) + 1;
 	ti.version = version - 1;
 	ret = lkvm_write_guest(vm, gpa, &ti.version, sizeof(ti.version));
-	/* Pairs with the guest's read barriers between version and fields. */
+	/* The odd version before the fields: pairs with the guest's rmb after reading it. */
 	smp_wmb();
-	ret = ret ?: lkvm_write_guest(vm, gpa + sizeof(ti.version),
-				      (u8 *)&ti + sizeof(ti.version), sizeof(ti) - sizeof(ti.version));
+	ret = ret ?: lkvm_write_guest(vm, gpa + sizeof(ti.version), (u8 *)&ti + sizeof(ti.version),
+				      sizeof(ti) - sizeof(ti.version));
+	/* The fields before the even version: pairs with the guest's rmb before rereading it. */
 	smp_wmb();
 	return ret ?: lkvm_write_guest(vm, gpa, &version, sizeof(version));
 }
@@ -82,17 +87,21 @@ static int lkvm_kvmclock_wall(struct lkvm_vcpu *vcpu, u64 gpa)
 		.sec = vcpu->vm->clock_base_wall.tv_sec,
 		.nsec = vcpu->vm->clock_base_wall.tv_nsec,
 	};
+	struct pvclock_wall_clock old;
 	u32 version;
 	int ret;
 
-	ret = lkvm_read_guest(vcpu->vm, gpa, &version, sizeof(version));
+	/* As for the vCPU structure: all of it in RAM, or nothing written. */
+	ret = lkvm_read_guest(vcpu->vm, gpa, &old, sizeof(old));
 	if (ret)
 		return ret;
-	version = (version | 1) + 1;
+	version = (old.version | 1) + 1;
 	wc.version = version - 1;
 	ret = lkvm_write_guest(vcpu->vm, gpa, &wc.version, sizeof(wc.version));
+	/* Odd version, fields, even version: the same pairing as the vCPU structure's. */
 	smp_wmb();
 	ret = ret ?: lkvm_write_guest(vcpu->vm, gpa + 4, &wc.sec, sizeof(wc) - 4);
+	/* See above. */
 	smp_wmb();
 	return ret ?: lkvm_write_guest(vcpu->vm, gpa, &version, sizeof(version));
 }

@@ -303,9 +303,18 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	return 1;
 }
 
+/*
+ * With a local APIC, only an interrupt its priorities let through wakes
+ * the vCPU: a vector the TPR or the ISR holds back would wake it into an
+ * entry that injects nothing and halts again.
+ */
 static bool lkvm_halt_done(struct lkvm_vcpu *vcpu)
 {
-	return lkvm_pi_pending(vcpu) && lkvm_vcpu_interruptible(vcpu);
+	if (!lkvm_vcpu_interruptible(vcpu))
+		return false;
+	if (vcpu->apic)
+		return lkvm_lapic_next_irq(vcpu, NULL) >= 0;
+	return lkvm_pi_pending(vcpu);
 }
 
 /* HLT: sleep until the guest can take an interrupt; a signal ends the wait. */

@@ -221,6 +221,29 @@ TRACE_EVENT(lkvm_system_event,
 		  __entry->port, __entry->val)
 );
 
+/*
+ * The UART's interrupt line changed to @level (what IER enables and what
+ * is pending, gated by MCR.OUT2); @iir is the cause IIR reports now.
+ */
+TRACE_EVENT(lkvm_uart_irq,
+	TP_PROTO(u32 vm_id, bool level, u8 ier, u8 iir),
+	TP_ARGS(vm_id, level, ier, iir),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(bool, level)
+		__field(u8, ier)
+		__field(u8, iir)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->level = level;
+		__entry->ier = ier;
+		__entry->iir = iir;
+	),
+	TP_printk("vm %u level %d ier 0x%x iir 0x%x", __entry->vm_id, __entry->level,
+		  __entry->ier, __entry->iir)
+);
+
 /* A local APIC timer expired and posted @vector (@masked: LVT masked, nothing posted). */
 TRACE_EVENT(lkvm_apic_timer,
 	TP_PROTO(u32 vm_id, u32 vcpu_id, u8 vector, bool masked),

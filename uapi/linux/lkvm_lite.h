@@ -253,6 +253,7 @@ enum {
 	LKVM_STAT_APIC_TIMER,		/* local APIC timer expiries */
 	LKVM_STAT_APIC_EOI,		/* EOIs the guest wrote */
 	LKVM_STAT_SYSTEM_EVENTS,	/* power-off and reset requests */
+	LKVM_STAT_APIC_IPI_IGNORED,	/* IPIs of a delivery mode not modelled (NMI, INIT...) */
 };
 
 #define LKVM_VCPU_NR_STATS	64
