@@ -3,9 +3,9 @@
  * lkvm-lite: the launcher.
  *
  * It only talks to /dev/lkvm_lite: everything a guest does is handled in
- * the module. Today it reports what the loaded module offers; booting a
- * guest ("run") arrives with the vCPU core and the Linux boot path. "trace"
- * (trace.c) watches the module's tracepoints through BPF.
+ * the module. "info" reports what the loaded module offers, "run" (run.c)
+ * boots a Linux guest on the in-kernel platform, "trace" (trace.c) watches
+ * the module's tracepoints through BPF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 
 #include <linux/lkvm_lite.h>
 
+#include "run.h"
 #include "trace.h"
 
 #define LKVM_DEV "/dev/lkvm_lite"
@@ -27,7 +28,7 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  info        show the loaded module's API version and capabilities\n"
-	"  run         boot a guest (not available yet in this version)\n"
+	"  run         boot a Linux guest (lkvm-lite run --help for its options)\n"
 	"  trace       count every VM's exits by reason, with their latency (eBPF, root)\n"
 	"  help        show this text\n";
 
@@ -97,17 +98,6 @@ static int cmd_info(int argc, char **argv)
 	}
 	close(fd);
 	return 0;
-}
-
-static int cmd_run(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fprintf(stderr,
-		"lkvm-lite run: booting a guest is not implemented yet: this version of the\n"
-		"module owns SVM and creates VMs with pinned guest memory and vCPUs with their\n"
-		"registers, but cannot run them. See README.\n");
-	return 1;
 }
 
 int main(int argc, char **argv)

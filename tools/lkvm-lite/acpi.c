@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ACPI tables for the in-kernel platform (ACPI 6.4; the layouts are those
+ * of Linux's include/acpi/actbl*.h, written out here).
+ *
+ * The platform is hardware-reduced: there are no fixed ACPI registers, no
+ * SCI and no legacy PC devices, so Linux looks for no 8259 PIC, no PIT, no
+ * i8042 and no CMOS clock. What it needs instead is in the tables:
+ *
+ * - FADT: the sleep control and status registers and the _S5 value in the
+ *   DSDT, through which it powers off; the reset register; physical APIC
+ *   destination mode (there is no logical mode routing in the IOAPIC).
+ * - MADT: the local APICs, the IOAPIC, LINT1 as NMI, and the UART's ISA
+ *   interrupt: a hardware-reduced Linux sets up no ISA interrupts by itself
+ *   (it has no PIC to take their defaults from), so without an override
+ *   entry the legacy serial port's IRQ 4 would not exist.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "acpi.h"
+
+#define __packed __attribute__((packed))
+
+#define ACPI_OEM_ID		"LKVMLT"
+#define ACPI_OEM_TABLE_ID	"LKVMLITE"
+#define ACPI_CREATOR_ID		"LKVM"
+#define ACPI_HYPERVISOR_ID	"LKVMLITE"
+#define ACPI_ALIGN		16
+
+#define FADT_REVISION		6
+#define FADT_MINOR_REVISION	0
+#define MADT_REVISION		5
+#define DSDT_REVISION		2	/* 64-bit AML integers */
+
+/* FADT flags and IA-PC boot architecture flags (ACPI 6.4, 5.2.9) */
+#define FADT_RESET_REG_SUP	(1U << 10)
+#define FADT_FORCE_APIC_PHYS	(1U << 19)
+#define FADT_HW_REDUCED_ACPI	(1U << 20)
+#define IAPC_BOOT_NO_VGA	(1U << 2)
+#define IAPC_BOOT_NO_CMOS_RTC	(1U << 5)
+
+#define ACPI_SPACE_SYSTEM_IO	1
+#define ACPI_ACCESS_BYTE	1
+
+#define MADT_LOCAL_APIC		0
+#define MADT_IO_APIC		1
+#define MADT_INT_OVERRIDE	2
+#define MADT_LOCAL_APIC_NMI	4
+#define MADT_LAPIC_ENABLED	1
+#define MADT_ALL_PROCESSORS	0xff
+#define MADT_POLARITY_HIGH	0x1
+#define MADT_TRIGGER_EDGE	(0x1 << 2)
+#define MADT_ISA_BUS		0
+
+/* AML opcodes (ACPI 6.4, 20.3) */
+#define AML_NAME_OP		0x08
+#define AML_PACKAGE_OP		0x12
+#define AML_BYTE_PREFIX		0x0a
+#define AML_ZERO_OP		0x00
+
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;		/* of the first 20 bytes (ACPI 1.0 part) */
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t extended_checksum;	/* of all of it */
+	uint8_t reserved[3];
+} __packed;
+
+#define RSDP_V1_LENGTH		20
+
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __packed;
+
+struct acpi_gas {
+	uint8_t space_id;
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_width;
+	uint64_t address;
+} __packed;
+
+struct acpi_xsdt {
+	struct acpi_header header;
+	uint64_t entry[2];
+} __packed;
+
+struct acpi_fadt {
+	struct acpi_header header;
+	uint32_t facs;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t preferred_pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable;
+	uint8_t acpi_disable;
+	uint8_t s4bios_req;
+	uint8_t pstate_cnt;
+	uint32_t pm1a_evt_blk;
+	uint32_t pm1b_evt_blk;
+	uint32_t pm1a_cnt_blk;
+	uint32_t pm1b_cnt_blk;
+	uint32_t pm2_cnt_blk;
+	uint32_t pm_tmr_blk;
+	uint32_t gpe0_blk;
+	uint32_t gpe1_blk;
+	uint8_t pm1_evt_len;
+	uint8_t pm1_cnt_len;
+	uint8_t pm2_cnt_len;
+	uint8_t pm_tmr_len;
+	uint8_t gpe0_blk_len;
+	uint8_t gpe1_blk_len;
+	uint8_t gpe1_base;
+	uint8_t cst_cnt;
+	uint16_t p_lvl2_lat;
+	uint16_t p_lvl3_lat;
+	uint16_t flush_size;
+	uint16_t flush_stride;
+	uint8_t duty_offset;
+	uint8_t duty_width;
+	uint8_t day_alrm;
+	uint8_t mon_alrm;
+	uint8_t century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_facs;
+	uint64_t x_dsdt;
+	struct acpi_gas x_pm1a_evt_blk;
+	struct acpi_gas x_pm1b_evt_blk;
+	struct acpi_gas x_pm1a_cnt_blk;
+	struct acpi_gas x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk;
+	struct acpi_gas x_pm_tmr_blk;
+	struct acpi_gas x_gpe0_blk;
+	struct acpi_gas x_gpe1_blk;
+	struct acpi_gas sleep_control_reg;
+	struct acpi_gas sleep_status_reg;
+	char hypervisor_vendor_id[8];
+} __packed;
+
+struct acpi_madt {
+	struct acpi_header header;
+	uint32_t local_apic_address;
+	uint32_t flags;
+} __packed;
+
+struct madt_local_apic {
+	uint8_t type;
+	uint8_t length;
+	uint8_t processor_uid;
+	uint8_t apic_id;
+	uint32_t flags;
+} __packed;
+
+struct madt_io_apic {
+	uint8_t type;
+	uint8_t length;
+	uint8_t id;
+	uint8_t reserved;
+	uint32_t address;
+	uint32_t gsi_base;
+} __packed;
+
+struct madt_int_override {
+	uint8_t type;
+	uint8_t length;
+	uint8_t bus;
+	uint8_t source;
+	uint32_t gsi;
+	uint16_t flags;
+} __packed;
+
+struct madt_local_apic_nmi {
+	uint8_t type;
+	uint8_t length;
+	uint8_t processor_uid;
+	uint16_t flags;
+	uint8_t lint;
+} __packed;
+
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
+_Static_assert(sizeof(struct acpi_header) == 36, "table header layout");
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout (revision 6)");
+_Static_assert(sizeof(struct madt_local_apic_nmi) == 6, "MADT LAPIC NMI layout");
+
+/* Name (_S5, Package (4) { SLP_TYP, 0, 0, 0 }) */
+static const uint8_t dsdt_aml[] = {
+	AML_NAME_OP, '_', 'S', '5', '_',
+	AML_PACKAGE_OP,
+	7,	/* PkgLength: itself, NumElements and the five element bytes */
+	4,	/* NumElements */
+	AML_BYTE_PREFIX, LKVM_PLATFORM_S5_SLP_TYP,
+	AML_ZERO_OP, AML_ZERO_OP, AML_ZERO_OP,
+};
+
+static uint8_t acpi_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return -sum;
+}
+
+static void acpi_header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t rev)
+{
+	memcpy(h->signature, sig, sizeof(h->signature));
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, ACPI_OEM_ID, sizeof(h->oem_id));
+	memcpy(h->oem_table_id, ACPI_OEM_TABLE_ID, sizeof(h->oem_table_id));
+	h->oem_revision = 1;
+	memcpy(h->creator_id, ACPI_CREATOR_ID, sizeof(h->creator_id));
+	h->creator_revision = 1;
+}
+
+/* Last, once the table is complete. */
+static void acpi_seal(struct acpi_header *h)
+{
+	h->checksum = 0;
+	h->checksum = acpi_checksum(h, h->length);
+}
+
+static struct acpi_gas acpi_io_byte(uint16_t port)
+{
+	return (struct acpi_gas) {
+		.space_id = ACPI_SPACE_SYSTEM_IO,
+		.bit_width = 8,
+		.access_width = ACPI_ACCESS_BYTE,
+		.address = port,
+	};
+}
+
+static void acpi_fadt(struct acpi_fadt *f, uint64_t dsdt)
+{
+	acpi_header(&f->header, "FACP", sizeof(*f), FADT_REVISION);
+	f->minor_version = FADT_MINOR_REVISION;
+	f->flags = FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP | FADT_FORCE_APIC_PHYS;
+	f->iapc_boot_arch = IAPC_BOOT_NO_VGA | IAPC_BOOT_NO_CMOS_RTC;
+	f->reset_reg = acpi_io_byte(LKVM_PLATFORM_RESET_PORT);
+	f->reset_value = LKVM_PLATFORM_RESET_VALUE;
+	f->sleep_control_reg = acpi_io_byte(LKVM_PLATFORM_SLEEP_CTL_PORT);
+	f->sleep_status_reg = acpi_io_byte(LKVM_PLATFORM_SLEEP_STS_PORT);
+	f->dsdt = dsdt;
+	f->x_dsdt = dsdt;
+	memcpy(f->hypervisor_vendor_id, ACPI_HYPERVISOR_ID, sizeof(f->hypervisor_vendor_id));
+	acpi_seal(&f->header);
+}
+
+static size_t acpi_madt_size(unsigned int nr_cpus)
+{
+	return sizeof(struct acpi_madt) + nr_cpus * sizeof(struct madt_local_apic) +
+	       sizeof(struct madt_io_apic) + sizeof(struct madt_int_override) +
+	       sizeof(struct madt_local_apic_nmi);
+}
+
+static void acpi_madt(struct acpi_madt *m, unsigned int nr_cpus)
+{
+	uint8_t *p = (uint8_t *)(m + 1);
+	struct madt_io_apic io = {
+		.type = MADT_IO_APIC, .length = sizeof(io),
+		.id = LKVM_PLATFORM_IOAPIC_ID, .address = LKVM_PLATFORM_IOAPIC_BASE,
+	};
+	struct madt_int_override uart = {
+		.type = MADT_INT_OVERRIDE, .length = sizeof(uart), .bus = MADT_ISA_BUS,
+		.source = LKVM_PLATFORM_UART_IRQ, .gsi = LKVM_PLATFORM_UART_IRQ,
+		.flags = MADT_POLARITY_HIGH | MADT_TRIGGER_EDGE,
+	};
+	struct madt_local_apic_nmi nmi = {
+		.type = MADT_LOCAL_APIC_NMI, .length = sizeof(nmi),
+		.processor_uid = MADT_ALL_PROCESSORS, .lint = 1,
+	};
+	unsigned int i;
+
+	acpi_header(&m->header, "APIC", acpi_madt_size(nr_cpus), MADT_REVISION);
+	m->local_apic_address = LKVM_PLATFORM_LAPIC_BASE;
+	/* flags 0: no 8259 pair beside the APICs (no PCAT_COMPAT) */
+	for (i = 0; i < nr_cpus; i++) {
+		struct madt_local_apic l = {
+			.type = MADT_LOCAL_APIC, .length = sizeof(l),
+			.processor_uid = i, .apic_id = i, .flags = MADT_LAPIC_ENABLED,
+		};
+
+		memcpy(p, &l, sizeof(l));
+		p += sizeof(l);
+	}
+	memcpy(p, &io, sizeof(io));
+	p += sizeof(io);
+	memcpy(p, &uart, sizeof(uart));
+	p += sizeof(uart);
+	memcpy(p, &nmi, sizeof(nmi));
+	acpi_seal(&m->header);
+}
+
+static uint64_t acpi_next(uint64_t gpa, size_t len)
+{
+	return (gpa + len + ACPI_ALIGN - 1) & ~(uint64_t)(ACPI_ALIGN - 1);
+}
+
+uint64_t acpi_setup(const struct guest_mem *mem, unsigned int nr_cpus)
+{
+	uint64_t rsdp_gpa = BOOT_BIOS_GPA;
+	uint64_t xsdt_gpa = acpi_next(rsdp_gpa, sizeof(struct acpi_rsdp));
+	uint64_t fadt_gpa = acpi_next(xsdt_gpa, sizeof(struct acpi_xsdt));
+	uint64_t dsdt_gpa = acpi_next(fadt_gpa, sizeof(struct acpi_fadt));
+	size_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
+	uint64_t madt_gpa = acpi_next(dsdt_gpa, dsdt_len);
+	struct acpi_rsdp *rsdp = gpa_ptr(mem, rsdp_gpa, sizeof(*rsdp));
+	struct acpi_xsdt *xsdt = gpa_ptr(mem, xsdt_gpa, sizeof(*xsdt));
+	struct acpi_header *dsdt = gpa_ptr(mem, dsdt_gpa, dsdt_len);
+
+	acpi_header(dsdt, "DSDT", dsdt_len, DSDT_REVISION);
+	memcpy(dsdt + 1, dsdt_aml, sizeof(dsdt_aml));
+	acpi_seal(dsdt);
+	acpi_fadt(gpa_ptr(mem, fadt_gpa, sizeof(struct acpi_fadt)), dsdt_gpa);
+	acpi_madt(gpa_ptr(mem, madt_gpa, acpi_madt_size(nr_cpus)), nr_cpus);
+
+	acpi_header(&xsdt->header, "XSDT", sizeof(*xsdt), 1);
+	xsdt->entry[0] = fadt_gpa;
+	xsdt->entry[1] = madt_gpa;
+	acpi_seal(&xsdt->header);
+
+	memcpy(rsdp->signature, "RSD PTR ", sizeof(rsdp->signature));
+	memcpy(rsdp->oem_id, ACPI_OEM_ID, sizeof(rsdp->oem_id));
+	rsdp->revision = 2;
+	rsdp->length = sizeof(*rsdp);
+	rsdp->xsdt_address = xsdt_gpa;
+	rsdp->checksum = acpi_checksum(rsdp, RSDP_V1_LENGTH);
+	rsdp->extended_checksum = acpi_checksum(rsdp, sizeof(*rsdp));
+	return rsdp_gpa;
+}
