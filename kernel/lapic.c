@@ -12,7 +12,11 @@
  * before VMRUN the vCPU moves the highest vector the priorities let
  * through into the ISR and injects it (posted_irq.c). The TPR's class is
  * also the VMCB's V_TPR, which the guest changes itself with MOV CR8: it
- * is read back from there whenever it matters.
+ * is read back from there whenever it matters. MOV CR8 does not exit, so
+ * a vector it lets through is injected at the next exit, a host interrupt
+ * at the latest. (A V_IRQ at the vector's priority would make the CPU
+ * exit at once, but QEMU 7.2, the test VM's CPU, aborts when a MOV CR8
+ * makes a virtual interrupt deliverable.)
  *
  * Who writes what. Everything is the vCPU thread's (its ioctls and
  * LKVM_RUN, serialized by vcpu->mutex) except:
@@ -165,36 +169,18 @@ static u32 lkvm_lapic_ppr(struct lkvm_lapic *apic)
 
 /*
  * The vector the APIC hands the CPU now: the highest in the IRR, if its
- * priority class is above the PPR's; else -1. If the TPR alone holds it
- * back, *@tpr_window (if not NULL) is the V_INTR_PRIO that makes the CPU
- * exit once the guest lowers its TPR with MOV CR8: one class below the
- * vector's, because QEMU takes a virtual interrupt at a priority equal
- * to V_TPR where the APM says above; on such hardware a TPR lowered to
- * just below the vector's class takes effect at the next exit. Else 0.
+ * priority class is above the PPR's; else -1.
  */
-int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu, u8 *tpr_window)
+int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu)
 {
 	struct lkvm_lapic *apic = vcpu->apic;
 	unsigned long irrv;
-	int isrv;
-	u32 tpr;
 
-	if (tpr_window)
-		*tpr_window = 0;
 	if (!lkvm_lapic_enabled(apic))
 		return -1;
 	irrv = find_last_bit(vcpu->pi.pir, 256);
-	if (irrv >= 256)
+	if (irrv >= 256 || (irrv & 0xf0) <= (lkvm_lapic_ppr(apic) & 0xf0))
 		return -1;
-	tpr = lkvm_lapic_tpr(apic);
-	isrv = lkvm_lapic_highest_isr(apic);
-	if (isrv >= 0 && (irrv >> 4) <= (isrv >> 4))
-		return -1;
-	if ((irrv >> 4) <= (tpr >> 4)) {
-		if (tpr_window)
-			*tpr_window = (irrv >> 4) - 1;
-		return -1;
-	}
 	return irrv;
 }
 

@@ -299,9 +299,9 @@ int lkvm_lapic_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
 bool lkvm_lapic_mmio(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val);
 /*
  * For the vCPU before VMRUN and in HLT: the vector the APIC would hand
- * the CPU now, or -1 (@tpr_window, if not NULL: lapic.c); and taking it.
+ * the CPU now, or -1; and taking it.
  */
-int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu, u8 *tpr_window);
+int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu);
 void lkvm_lapic_accept(struct lkvm_vcpu *vcpu, u8 vector);
 
 /* An interrupt message, as an IOAPIC entry, an MSI or an ICR write sends it. */

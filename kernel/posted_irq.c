@@ -78,38 +78,22 @@ static void lkvm_request_irq_window(struct vmcb *vmcb, bool on)
 }
 
 /*
- * The TPR alone holds an interrupt back: a virtual interrupt of priority
- * @prio, which the CPU takes (a VINTR exit) once the guest's MOV CR8
- * lowers V_TPR below it and IF allows.
- */
-static void lkvm_request_tpr_window(struct vmcb *vmcb, u8 prio)
-{
-	vmcb->control.int_ctl |= V_IRQ_MASK | (prio << V_INTR_PRIO_SHIFT);
-	vmcb->control.intercepts[INTERCEPT_VINTR / 32] |= BIT(INTERCEPT_VINTR % 32);
-}
-
-/*
  * With a local APIC: the pending bitmap is its IRR. The highest vector
  * the PPR lets through goes into the ISR as it is injected; vectors held
- * back wait in the IRR until an EOI or a TPR write (exits both, except
- * MOV CR8: the TPR window) lets them through. ON is only a hint here:
- * the IRR is looked at on every entry.
+ * back wait in the IRR until an EOI or a TPR write lets them through
+ * (lapic.c). ON is only a hint here: the IRR is looked at on every entry.
  */
 static void lkvm_pi_inject_apic(struct lkvm_vcpu *vcpu)
 {
 	struct vmcb *vmcb = vcpu->vmcb;
-	u8 tpr_window;
 	int vector;
 
 	clear_bit(0, &vcpu->pi.on);
 	/* Pairs with smp_mb__after_atomic() in lkvm_pi_post(). */
 	smp_mb__after_atomic();
-	vector = lkvm_lapic_next_irq(vcpu, &tpr_window);
-	if (vector < 0) {
-		if (tpr_window)
-			lkvm_request_tpr_window(vmcb, tpr_window);
+	vector = lkvm_lapic_next_irq(vcpu);
+	if (vector < 0)
 		return;
-	}
 	if ((vmcb->control.event_inj & SVM_EVTINJ_VALID) || !lkvm_vcpu_interruptible(vcpu)) {
 		lkvm_request_irq_window(vmcb, true);
 		trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, true);

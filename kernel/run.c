@@ -315,7 +315,7 @@ static bool lkvm_halt_done(struct lkvm_vcpu *vcpu)
 	if (!lkvm_vcpu_interruptible(vcpu))
 		return false;
 	if (vcpu->apic)
-		return lkvm_lapic_next_irq(vcpu, NULL) >= 0;
+		return lkvm_lapic_next_irq(vcpu) >= 0;
 	return lkvm_pi_pending(vcpu);
 }
 
