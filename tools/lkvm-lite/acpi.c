@@ -10,10 +10,12 @@
  * - FADT: the sleep control and status registers and the _S5 value in the
  *   DSDT, through which it powers off; the reset register; physical APIC
  *   destination mode (there is no logical mode routing in the IOAPIC).
- * - MADT: the local APICs, the IOAPIC, LINT1 as NMI, and the UART's ISA
- *   interrupt: a hardware-reduced Linux sets up no ISA interrupts by itself
- *   (it has no PIC to take their defaults from), so without an override
- *   entry the legacy serial port's IRQ 4 would not exist.
+ * - MADT: the local APICs, the IOAPIC and LINT1 as NMI.
+ * - DSDT: _S5, and the UART as a PNP0501 device with its ports and
+ *   interrupt. A hardware-reduced Linux has no ISA interrupt numbers (no
+ *   PIC to take them from): IOAPIC pin 4 gets a dynamic Linux IRQ, which
+ *   the legacy serial port's fixed IRQ 4 would never find. Through the
+ *   DSDT, the PNP serial driver asks ACPI for the pin's IRQ instead.
  */
 #include <stddef.h>
 #include <string.h>
@@ -45,19 +47,27 @@
 
 #define MADT_LOCAL_APIC		0
 #define MADT_IO_APIC		1
-#define MADT_INT_OVERRIDE	2
 #define MADT_LOCAL_APIC_NMI	4
 #define MADT_LAPIC_ENABLED	1
 #define MADT_ALL_PROCESSORS	0xff
-#define MADT_POLARITY_HIGH	0x1
-#define MADT_TRIGGER_EDGE	(0x1 << 2)
-#define MADT_ISA_BUS		0
 
-/* AML opcodes (ACPI 6.4, 20.3) */
-#define AML_NAME_OP		0x08
-#define AML_PACKAGE_OP		0x12
-#define AML_BYTE_PREFIX		0x0a
+/* AML opcodes (ACPI 6.4, 20.3) and resource descriptors (6.4) */
 #define AML_ZERO_OP		0x00
+#define AML_ONE_OP		0x01
+#define AML_NAME_OP		0x08
+#define AML_BYTE_PREFIX		0x0a
+#define AML_DWORD_PREFIX	0x0c
+#define AML_SCOPE_OP		0x10
+#define AML_BUFFER_OP		0x11
+#define AML_PACKAGE_OP		0x12
+#define AML_ROOT_CHAR		0x5c
+#define AML_EXT_OP_PREFIX	0x5b
+#define AML_DEVICE_OP		0x82	/* after AML_EXT_OP_PREFIX */
+#define RES_IO			0x47	/* small item 0x08, 7 bytes */
+#define RES_IO_DECODE16		0x01
+#define RES_IRQ_NO_FLAGS	0x22	/* small item 0x04, 2 bytes: edge, active high */
+#define RES_END_TAG		0x79	/* small item 0x0f, 1 byte: the checksum, 0 = none */
+#define UART_NR_PORTS		8
 
 struct acpi_rsdp {
 	char signature[8];
@@ -180,15 +190,6 @@ struct madt_io_apic {
 	uint32_t gsi_base;
 } __packed;
 
-struct madt_int_override {
-	uint8_t type;
-	uint8_t length;
-	uint8_t bus;
-	uint8_t source;
-	uint32_t gsi;
-	uint16_t flags;
-} __packed;
-
 struct madt_local_apic_nmi {
 	uint8_t type;
 	uint8_t length;
@@ -202,14 +203,40 @@ _Static_assert(sizeof(struct acpi_header) == 36, "table header layout");
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT layout (revision 6)");
 _Static_assert(sizeof(struct madt_local_apic_nmi) == 6, "MADT LAPIC NMI layout");
 
-/* Name (_S5, Package (4) { SLP_TYP, 0, 0, 0 }) */
+/*
+ * Name (_S5, Package (4) { SLP_TYP, 0, 0, 0 })
+ * Scope (\_SB) {
+ *	Device (COM1) {
+ *		Name (_HID, EisaId ("PNP0501"))
+ *		Name (_UID, One)
+ *		Name (_CRS, ResourceTemplate () {
+ *			IO (Decode16, port, port, 0, 8)
+ *			IRQNoFlags () { irq }
+ *		})
+ *	}
+ * }
+ * A PkgLength of one byte counts itself and what follows, up to 63.
+ */
+#define UART_PORT_LO		(LKVM_PLATFORM_UART_PORT & 0xff)
+#define UART_PORT_HI		(LKVM_PLATFORM_UART_PORT >> 8)
+#define UART_IRQ_MASK		(1U << LKVM_PLATFORM_UART_IRQ)
+
 static const uint8_t dsdt_aml[] = {
 	AML_NAME_OP, '_', 'S', '5', '_',
-	AML_PACKAGE_OP,
-	7,	/* PkgLength: itself, NumElements and the five element bytes */
-	4,	/* NumElements */
-	AML_BYTE_PREFIX, LKVM_PLATFORM_S5_SLP_TYP,
-	AML_ZERO_OP, AML_ZERO_OP, AML_ZERO_OP,
+	AML_PACKAGE_OP, 7, 4,
+		AML_BYTE_PREFIX, LKVM_PLATFORM_S5_SLP_TYP,
+		AML_ZERO_OP, AML_ZERO_OP, AML_ZERO_OP,
+	AML_SCOPE_OP, 51, AML_ROOT_CHAR, '_', 'S', 'B', '_',
+		AML_EXT_OP_PREFIX, AML_DEVICE_OP, 43, 'C', 'O', 'M', '1',
+			AML_NAME_OP, '_', 'H', 'I', 'D',
+				AML_DWORD_PREFIX, 0x41, 0xd0, 0x05, 0x01,	/* "PNP0501" */
+			AML_NAME_OP, '_', 'U', 'I', 'D', AML_ONE_OP,
+			AML_NAME_OP, '_', 'C', 'R', 'S',
+				AML_BUFFER_OP, 16, AML_BYTE_PREFIX, 13,
+					RES_IO, RES_IO_DECODE16, UART_PORT_LO, UART_PORT_HI,
+					UART_PORT_LO, UART_PORT_HI, 0, UART_NR_PORTS,
+					RES_IRQ_NO_FLAGS, UART_IRQ_MASK & 0xff, UART_IRQ_MASK >> 8,
+					RES_END_TAG, 0,
 };
 
 static uint8_t acpi_checksum(const void *p, size_t len)
@@ -270,8 +297,7 @@ static void acpi_fadt(struct acpi_fadt *f, uint64_t dsdt)
 static size_t acpi_madt_size(unsigned int nr_cpus)
 {
 	return sizeof(struct acpi_madt) + nr_cpus * sizeof(struct madt_local_apic) +
-	       sizeof(struct madt_io_apic) + sizeof(struct madt_int_override) +
-	       sizeof(struct madt_local_apic_nmi);
+	       sizeof(struct madt_io_apic) + sizeof(struct madt_local_apic_nmi);
 }
 
 static void acpi_madt(struct acpi_madt *m, unsigned int nr_cpus)
@@ -280,11 +306,6 @@ static void acpi_madt(struct acpi_madt *m, unsigned int nr_cpus)
 	struct madt_io_apic io = {
 		.type = MADT_IO_APIC, .length = sizeof(io),
 		.id = LKVM_PLATFORM_IOAPIC_ID, .address = LKVM_PLATFORM_IOAPIC_BASE,
-	};
-	struct madt_int_override uart = {
-		.type = MADT_INT_OVERRIDE, .length = sizeof(uart), .bus = MADT_ISA_BUS,
-		.source = LKVM_PLATFORM_UART_IRQ, .gsi = LKVM_PLATFORM_UART_IRQ,
-		.flags = MADT_POLARITY_HIGH | MADT_TRIGGER_EDGE,
 	};
 	struct madt_local_apic_nmi nmi = {
 		.type = MADT_LOCAL_APIC_NMI, .length = sizeof(nmi),
@@ -306,8 +327,6 @@ static void acpi_madt(struct acpi_madt *m, unsigned int nr_cpus)
 	}
 	memcpy(p, &io, sizeof(io));
 	p += sizeof(io);
-	memcpy(p, &uart, sizeof(uart));
-	p += sizeof(uart);
 	memcpy(p, &nmi, sizeof(nmi));
 	acpi_seal(&m->header);
 }

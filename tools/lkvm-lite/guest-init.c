@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <unistd.h>
 
 /*
@@ -60,6 +61,8 @@ int main(void)
 	printf("memory: %llu MiB\n", (unsigned long long)si.totalram * si.mem_unit >> 20);
 	printf("uptime: %s s\n", uptime);
 	fflush(stdout);
+	/* A write to the console only queues: let it reach the UART before power goes. */
+	tcdrain(STDOUT_FILENO);
 	sync();
 	reboot(RB_POWER_OFF);
 	perror("guest-init: reboot(RB_POWER_OFF)");

@@ -39,7 +39,13 @@
 #include "run.h"
 
 #define LKVM_DEV		"/dev/lkvm_lite"
-#define DEFAULT_CMDLINE		"console=ttyS0 panic=-1"
+/*
+ * panic=-1: a panicking guest resets at once, and the console tells why.
+ * reboot=acpi: on a hardware-reduced ACPI platform Linux would otherwise
+ * reset through EFI, which is not there, and then through a real-mode
+ * BIOS jump, which hangs; the FADT's reset register is what we offer.
+ */
+#define DEFAULT_CMDLINE		"console=ttyS0 panic=-1 reboot=acpi"
 #define DEFAULT_MEM		(256 * SZ_1M)
 /* Below this not even a small kernel boots; bigger kernels say what they need. */
 #define MIN_MEM			(64 * SZ_1M)
@@ -546,6 +552,7 @@ static int relay(struct vm *vm, struct console *con, int sig_fd)
 			console_restore();
 			return report_exit(vm, con);
 		}
+		/* Likely a guest that hung, killed from outside: say where it was. */
 		if (p[3].revents && read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 			stop_vcpu(vm);
 			console_drain(con);
@@ -553,6 +560,7 @@ static int relay(struct vm *vm, struct console *con, int sig_fd)
 			ret = 128 + si.ssi_signo;
 			fprintf(stderr, "%slkvm-lite: quit on %s\n", con->tty ? "\r\n" : "",
 				strsignal(si.ssi_signo));
+			dump_vcpu(vm);
 			return ret;
 		}
 	}
