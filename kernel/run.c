@@ -62,11 +62,14 @@ static int lkvm_handle_work(void)
 
 /* The host's XCR0: set once at boot, the same on every CPU. */
 static u64 lkvm_host_xcr0 __ro_after_init;
+/* What of it a guest may have (cpuid.c). */
+static u64 lkvm_guest_xcr0 __ro_after_init;
 
 void __init lkvm_run_init(void)
 {
 	if (cpu_feature_enabled(X86_FEATURE_OSXSAVE))
 		lkvm_host_xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+	lkvm_guest_xcr0 = lkvm_guest_xcr0_allowed();
 }
 
 static const int lkvm_intercepts[] = {
@@ -210,14 +213,18 @@ static void lkvm_world_switch(struct lkvm_vcpu *vcpu, u64 host_save_pa)
 	/*
 	 * Read the guest's XCR0 back rather than trust the XSETBV intercept:
 	 * QEMU's SVM does not implement it, and a CPU without it lets the
-	 * guest write XCR0 directly. Only what the guest ran with counts: a
-	 * guest that turned OSXSAVE on in between ran with the host's XCR0,
-	 * which must not become its own. Either way the host's comes back.
+	 * guest write XCR0 directly. A guest that has OSXSAVE on now ran with
+	 * what the register holds, and that is what its CPUID's XSAVE sizes
+	 * must match: a stock Linux guest turns OSXSAVE on and writes XCR0
+	 * in one stretch without exits. If it turned OSXSAVE on without
+	 * writing XCR0, it ran with the host's, of which it keeps only what
+	 * it may have (CR4 writes do not exit, so the module cannot tell the
+	 * two apart). Either way the host's comes back.
 	 */
 	if (xsave) {
 		xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
-		if (guest_osxsave && lkvm_guest_osxsave(vcpu))
-			vcpu->xcr0 = xcr0;
+		if (lkvm_guest_osxsave(vcpu))
+			vcpu->xcr0 = (xcr0 & lkvm_guest_xcr0) | XFEATURE_MASK_FP;
 		if (xcr0 != host_xcr0)
 			xsetbv(XCR_XFEATURE_ENABLED_MASK, host_xcr0);
 	}

@@ -25,6 +25,9 @@ timeout -s KILL "$secs" tools/lkvm-lite/lkvm-lite run "$@" < /dev/null
 rc=$?
 echo 0 > $t/tracing_on
 echo "trace-boot: launcher status $rc (137: killed at the ${secs}s limit)"
+# The whole trace, for reading on the host (run.sh's output directory).
+[ -n "$LKVM_VM_OUT" ] && cp $t/trace "$LKVM_VM_OUT/trace.txt" &&
+	echo "trace-boot: the whole trace is in $LKVM_VM_OUT/trace.txt"
 echo "trace-boot: exits by reason:"
 grep -o 'lkvm_exit: vm [0-9]* vcpu [0-9]* reason [a-z_0-9]*' $t/trace | awk '{ print $NF }' |
 	sort | uniq -c | sort -rn
