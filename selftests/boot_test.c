@@ -389,7 +389,7 @@ TEST_F_TIMEOUT(boot, traced_boot_counts_exits, BOOT_TIMEOUT_S + 30)
 	EXPECT_NE(NULL, strstr(json, "\"userspace_exits\":1,")) TH_LOG("%s", json);
 	/* A Linux boot reads MSRs, halts, writes its console and maps the IOAPIC. */
 	EXPECT_LT(100, trace_count(json, "msr")) TH_LOG("%s", json);
-	EXPECT_LT(1000, trace_count(json, "ioio")) TH_LOG("%s", json);
+	EXPECT_LT(1000, trace_count(json, "io")) TH_LOG("%s", json);
 	EXPECT_LT(0, trace_count(json, "hlt")) TH_LOG("%s", json);
 	EXPECT_LT(0, trace_count(json, "npf")) TH_LOG("%s", json);
 	EXPECT_LT(0, trace_count(json, "cpuid")) TH_LOG("%s", json);
