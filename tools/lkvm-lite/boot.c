@@ -135,38 +135,46 @@ void *gpa_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-static int read_file(const char *path, uint8_t **data, size_t *size)
+/* Read @len bytes at @off of @fd into @dst: 0 or -errno (-EIO if the file is short). */
+static int pread_full(int fd, void *dst, size_t len, off_t off)
 {
-	struct stat st;
 	size_t done = 0;
 	ssize_t n;
-	int fd;
+
+	while (done < len) {
+		n = pread(fd, (uint8_t *)dst + done, len - done, off + done);
+		if (n <= 0)
+			return n ? -errno : -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Only the header is read now: the kernel proper goes from the file
+ * straight into guest RAM (boot_setup()), never through a buffer of the
+ * launcher's own.
+ */
+static int open_kernel(const char *path, struct bzimage *k)
+{
+	struct stat st;
+	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		n = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		close(fd);
-		return n;
+		return ret;
 	}
-	*data = malloc(st.st_size ? st.st_size : 1);
-	if (!*data) {
+	k->size = st.st_size;
+	ret = pread_full(fd, k->head, k->size < sizeof(k->head) ? k->size : sizeof(k->head), 0);
+	if (ret) {
 		close(fd);
-		return -ENOMEM;
+		return ret;
 	}
-	while (done < (size_t)st.st_size) {
-		n = read(fd, *data + done, st.st_size - done);
-		if (n <= 0) {
-			n = n ? -errno : -EIO;
-			free(*data);
-			close(fd);
-			return n;
-		}
-		done += n;
-	}
-	close(fd);
-	*size = done;
+	k->fd = fd;
 	return 0;
 }
 
@@ -178,8 +186,9 @@ int bzimage_read(const char *path, struct bzimage *k)
 	int ret;
 
 	memset(k, 0, sizeof(*k));
+	k->fd = -1;
 	k->path = path;
-	ret = read_file(path, &k->data, &k->size);
+	ret = open_kernel(path, k);
 	if (ret) {
 		fprintf(stderr, "lkvm-lite run: cannot read kernel %s: %s (-k)\n", path,
 			strerror(-ret));
@@ -190,40 +199,40 @@ int bzimage_read(const char *path, struct bzimage *k)
 			k->size);
 		goto fail;
 	}
-	if (get16(k->data + HDR_BOOT_FLAG) != BOOT_FLAG ||
-	    get32(k->data + HDR_MAGIC) != HDR_MAGIC_VALUE) {
+	if (get16(k->head + HDR_BOOT_FLAG) != BOOT_FLAG ||
+	    get32(k->head + HDR_MAGIC) != HDR_MAGIC_VALUE) {
 		fprintf(stderr,
 			"lkvm-lite run: %s is not a bzImage: no boot flag 0xAA55 and \"HdrS\" header (-k)\n",
 			path);
 		goto fail;
 	}
-	k->version = get16(k->data + HDR_VERSION);
+	k->version = get16(k->head + HDR_VERSION);
 	if (k->version < MIN_PROTOCOL) {
 		fprintf(stderr,
 			"lkvm-lite run: %s: boot protocol %u.%02u is too old, lkvm-lite needs 2.12 or later (-k)\n",
 			path, k->version >> 8, k->version & 0xff);
 		goto fail;
 	}
-	if (!(get16(k->data + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
+	if (!(get16(k->head + HDR_XLOADFLAGS) & XLF_KERNEL_64)) {
 		fprintf(stderr,
 			"lkvm-lite run: %s has no 64-bit entry point (XLF_KERNEL_64 clear in xloadflags) (-k)\n",
 			path);
 		goto fail;
 	}
-	setup_sects = k->data[HDR_SETUP_SECTS] ?: DEFAULT_SETUP_SECTS;
+	setup_sects = k->head[HDR_SETUP_SECTS] ?: DEFAULT_SETUP_SECTS;
 	k->setup_size = (setup_sects + 1) * SECTOR_SIZE;
-	syssize = get32(k->data + HDR_SYSSIZE);
+	syssize = get32(k->head + HDR_SYSSIZE);
 	if (!syssize || k->size < k->setup_size + (uint64_t)syssize * 16) {
 		fprintf(stderr,
 			"lkvm-lite run: %s is truncated: its header says %llu bytes, the file has %zu (-k)\n",
 			path, (unsigned long long)k->setup_size + (uint64_t)syssize * 16, k->size);
 		goto fail;
 	}
-	k->init_size = get32(k->data + HDR_INIT_SIZE);
-	k->cmdline_max = get32(k->data + HDR_CMDLINE_SIZE);
-	k->initrd_addr_max = get32(k->data + HDR_INITRD_ADDR_MAX);
-	align = get32(k->data + HDR_KERNEL_ALIGNMENT);
-	pref = get64(k->data + HDR_PREF_ADDRESS);
+	k->init_size = get32(k->head + HDR_INIT_SIZE);
+	k->cmdline_max = get32(k->head + HDR_CMDLINE_SIZE);
+	k->initrd_addr_max = get32(k->head + HDR_INITRD_ADDR_MAX);
+	align = get32(k->head + HDR_KERNEL_ALIGNMENT);
+	pref = get64(k->head + HDR_PREF_ADDRESS);
 	if (pref < BOOT_HIGH_GPA)
 		pref = BOOT_HIGH_GPA;
 	if (align && !(align & (align - 1)))
@@ -239,8 +248,9 @@ fail:
 
 void bzimage_free(struct bzimage *k)
 {
-	free(k->data);
-	k->data = NULL;
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -297,12 +307,12 @@ static void boot_zero_page(const struct guest_mem *mem, const struct bzimage *k,
 			   const struct boot_plan *p, uint64_t rsdp_gpa)
 {
 	uint8_t *zp = gpa_ptr(mem, BOOT_PARAMS_GPA, ZP_END);
-	size_t hdr_end = 0x202 + k->data[HDR_JUMP_END];
+	size_t hdr_end = 0x202 + k->head[HDR_JUMP_END];
 
 	if (hdr_end > HDR_MAX_END)
 		hdr_end = HDR_MAX_END;
 	memset(zp, 0, ZP_END);
-	memcpy(zp + HDR_START, k->data + HDR_START, hdr_end - HDR_START);
+	memcpy(zp + HDR_START, k->head + HDR_START, hdr_end - HDR_START);
 	zp[HDR_TYPE_OF_LOADER] = LOADER_UNDEFINED;
 	put32(zp + HDR_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
 	put32(zp + HDR_RAMDISK_IMAGE, p->initrd_addr);
@@ -393,12 +403,19 @@ static void boot_cpu_state(const struct guest_mem *mem, const struct bzimage *k,
 	regs->rflags = RFLAGS_FIXED;
 }
 
-void boot_setup(const struct guest_mem *mem, const struct bzimage *k, const struct boot_plan *p,
-		uint64_t rsdp_gpa, struct lkvm_regs *regs, struct lkvm_sregs *sregs)
+int boot_setup(const struct guest_mem *mem, const struct bzimage *k, const struct boot_plan *p,
+	       uint64_t rsdp_gpa, struct lkvm_regs *regs, struct lkvm_sregs *sregs)
 {
-	memcpy(gpa_ptr(mem, k->load_addr, k->size - k->setup_size), k->data + k->setup_size,
-	       k->size - k->setup_size);
+	int ret = pread_full(k->fd, gpa_ptr(mem, k->load_addr, k->size - k->setup_size),
+			     k->size - k->setup_size, k->setup_size);
+
+	if (ret) {
+		fprintf(stderr, "lkvm-lite run: cannot read kernel %s: %s (-k)\n", k->path,
+			strerror(-ret));
+		return -1;
+	}
 	boot_zero_page(mem, k, p, rsdp_gpa);
 	boot_page_tables(mem);
 	boot_cpu_state(mem, k, regs, sregs);
+	return 0;
 }

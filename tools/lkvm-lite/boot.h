@@ -42,11 +42,12 @@ struct guest_mem {
 /* Host address of @len bytes at @gpa, or NULL if they are not all RAM. */
 void *gpa_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 
-/* A validated bzImage, read whole. */
+/* A validated bzImage: its header, and the open file the rest is read from. */
 struct bzimage {
 	const char *path;
-	uint8_t *data;
-	size_t size;
+	int fd;
+	uint8_t head[4096];	/* the file's start: boot sector and setup header */
+	size_t size;		/* of the whole file */
 	size_t setup_size;	/* the real-mode part before the kernel proper */
 	uint16_t version;
 	uint64_t load_addr;
@@ -79,9 +80,10 @@ int boot_plan(const struct bzimage *k, struct boot_plan *p);
 /*
  * Writes the kernel, the zero page, the command line, the page tables and
  * the GDT into guest memory (the initrd is already at p->initrd_addr), and
- * fills the registers for the 64-bit entry point.
+ * fills the registers for the 64-bit entry point: 0, or -1 with the reason
+ * on stderr if the kernel file cannot be read.
  */
-void boot_setup(const struct guest_mem *mem, const struct bzimage *k, const struct boot_plan *p,
+int boot_setup(const struct guest_mem *mem, const struct bzimage *k, const struct boot_plan *p,
 		uint64_t rsdp_gpa, struct lkvm_regs *regs, struct lkvm_sregs *sregs);
 
 #endif /* LKVM_LITE_BOOT_H */

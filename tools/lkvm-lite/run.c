@@ -683,7 +683,9 @@ int cmd_run(int argc, char **argv)
 		memcpy(gpa_ptr(&vm.mem, plan.initrd_addr, plan.initrd_size), guest_initramfs,
 		       plan.initrd_size);
 	}
-	boot_setup(&vm.mem, &k, &plan, acpi_setup(&vm.mem, o.cpus), &regs, &sregs);
+	if (boot_setup(&vm.mem, &k, &plan, acpi_setup(&vm.mem, o.cpus), &regs, &sregs))
+		goto out;
+	bzimage_free(&k);
 	if (create_vm(&vm, &regs, &sregs))
 		goto out;
 	con.discard = o.console_none;
