@@ -139,6 +139,11 @@ int lkvm_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)
 	case MSR_IA32_MCG_CAP:
 	case MSR_IA32_MCG_STATUS:
 	case MSR_AMD64_PATCH_LEVEL:
+	/*
+	 * Linux reads it without a fixup on K8-family CPUs (the test VM's is
+	 * one) to learn whether C1E is on: it is not.
+	 */
+	case MSR_K8_INT_PENDING_MSG:
 		*val = 0;
 		break;
 	default:

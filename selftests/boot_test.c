@@ -4,7 +4,7 @@
  * one the test VM runs, unmodified) to a busybox initramfs
  * (selftests/boot/guest-init) on the module's in-kernel platform, and
  * the guest reports on its console what it saw: its command line, its
- * memory, its clock, its timer interrupts, a command's output. Then it
+ * memory, its PCI bus, its clock, its timer interrupts, a command's output. Then it
  * powers off, panics or reboots, and the launcher's exit status and last
  * line must say which.
  *
@@ -202,6 +202,12 @@ static bool launcher_exited(struct boot *b, int code)
 
 static char kernel[256];
 
+/* What a stock kernel prints when its platform disappoints it. */
+static const char *const complaints[] = {
+	"WARNING:", "BUG:", "Call Trace", "unchecked MSR access", "Oops",
+	"Unable to open an initial console", "XSAVE consistency problem",
+};
+
 FIXTURE(boot) {
 	char params[512];
 };
@@ -239,6 +245,7 @@ TEST_F_TIMEOUT(boot, poweroff_reports_memory_clock_timer, BOOT_TIMEOUT_S + 30)
 	struct utsname u;
 	struct boot b;
 	long irqs0, irqs1;
+	unsigned int i;
 
 	snprintf(self->params, sizeof(self->params),
 		 "lkvm.test=poweroff lkvm.cmd=uname lkvm.token=%d", getpid());
@@ -247,6 +254,12 @@ TEST_F_TIMEOUT(boot, poweroff_reports_memory_clock_timer, BOOT_TIMEOUT_S + 30)
 	EXPECT_NE(NULL, strstr(b.err, "guest powered off")) TH_LOG("%s", boot_tail(&b));
 	ASSERT_NE(NULL, boot_value(&b, "INIT", 0, NULL)) TH_LOG("%s", boot_tail(&b));
 	ASSERT_NE(NULL, boot_value(&b, "DONE", 0, NULL)) TH_LOG("%s", boot_tail(&b));
+	/* The platform gave the guest nothing to complain about. */
+	for (i = 0; i < ARRAY_SIZE(complaints); i++) {
+		const char *hit = strstr(b.console, complaints[i]);
+
+		EXPECT_EQ(NULL, hit) TH_LOG("the guest's console has: %.300s", hit ? hit : "");
+	}
 
 	v = boot_value(&b, "CMDLINE", 0, NULL);
 	ASSERT_NE(NULL, v);
@@ -263,6 +276,11 @@ TEST_F_TIMEOUT(boot, poweroff_reports_memory_clock_timer, BOOT_TIMEOUT_S + 30)
 	ASSERT_NE(NULL, v);
 	EXPECT_GT(strtoull(v, NULL, 0), 128 * 1024) TH_LOG("MemTotal %s kB", v);
 	EXPECT_LE(strtoull(v, NULL, 0), 256 * 1024) TH_LOG("MemTotal %s kB", v);
+
+	/* PCI configuration space: the guest's scan found the host bridge. */
+	v = boot_value(&b, "PCI", 0, NULL);
+	ASSERT_NE(NULL, v);
+	EXPECT_NE(NULL, strstr(v, "0000:00:00.0")) TH_LOG("guest PCI devices: '%s'", v);
 
 	v = boot_value(&b, "CLOCKSOURCE", 0, NULL);
 	ASSERT_NE(NULL, v);

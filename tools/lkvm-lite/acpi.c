@@ -214,20 +214,60 @@ _Static_assert(sizeof(struct madt_local_apic_nmi) == 6, "MADT LAPIC NMI layout")
  *			IRQNoFlags () { irq }
  *		})
  *	}
+ *	Device (PCI0) {
+ *		Name (_HID, EisaId ("PNP0A03"))
+ *		Name (_UID, Zero)
+ *		Name (_CRS, ResourceTemplate () {
+ *			WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+ *				       0, 0, 0xff, 0, 0x100)
+ *			IO (Decode16, 0xcf8, 0xcf8, 1, 8)
+ *			WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,
+ *				0, 0, 0xcf7, 0, 0xcf8)
+ *			WordIO (..., 0, 0xd00, 0xffff, 0, 0xf300)
+ *			DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed,
+ *				     NonCacheable, ReadWrite, 0, MMIO_BASE, IOAPIC_BASE - 1, 0, len)
+ *		})
+ *	}
  * }
- * A PkgLength of one byte counts itself and what follows, up to 63.
+ *
+ * With ACPI, Linux finds PCI only through a PNP0A03 root bridge: it then
+ * scans bus 0 through configuration mechanism #1 and assigns BARs from
+ * the windows above (all ports but the configuration ones, and the MMIO
+ * window below the IOAPIC). A PkgLength of one byte counts itself and
+ * what follows, up to 63; PKG2() is the two-byte form, up to 4095.
  */
+#define PKG2(n)			(0x40 | ((n) & 0xf)), ((n) >> 4)
+#define LE16(v)			((v) & 0xff), (((v) >> 8) & 0xff)
+#define LE32(v)			LE16((v) & 0xffff), LE16((v) >> 16)
 #define UART_PORT_LO		(LKVM_PLATFORM_UART_PORT & 0xff)
 #define UART_PORT_HI		(LKVM_PLATFORM_UART_PORT >> 8)
 #define UART_IRQ_MASK		(1U << LKVM_PLATFORM_UART_IRQ)
+
+/* Address space descriptors (ACPI 6.4, 6.4.3.5) */
+#define RES_DWORD_ADDRESS	0x87	/* large item, 23 bytes follow the length */
+#define RES_WORD_ADDRESS	0x88	/* large item, 13 bytes follow the length */
+#define RES_SPACE_MEMORY	0
+#define RES_SPACE_IO		1
+#define RES_SPACE_BUS		2
+#define RES_PRODUCER_FIXED	0x0c	/* producer, positive decode, min and max fixed */
+#define RES_IO_ENTIRE_RANGE	0x03
+#define RES_MEM_RW_UNCACHED	0x01
+#define PCI_MMIO_END		(LKVM_PLATFORM_IOAPIC_BASE - 1)
+#define PCI_MMIO_LEN		(LKVM_PLATFORM_IOAPIC_BASE - LKVM_PLATFORM_MMIO_BASE)
+#define PCI_CRS_LEN		84	/* the resource template's bytes */
+#define PCI_CRS_PKG		(2 + 2 + PCI_CRS_LEN)	/* PkgLength, BufferSize, bytes */
+#define PCI_DEVICE_BODY		(10 + 6 + 5 + 1 + PCI_CRS_PKG)
+#define PCI_DEVICE_PKG		(2 + 4 + PCI_DEVICE_BODY)
+#define COM1_DEVICE_LEN		45
+#define SB_SCOPE_PKG		(2 + 5 + COM1_DEVICE_LEN + 2 + PCI_DEVICE_PKG)
 
 static const uint8_t dsdt_aml[] = {
 	AML_NAME_OP, '_', 'S', '5', '_',
 	AML_PACKAGE_OP, 7, 4,
 		AML_BYTE_PREFIX, LKVM_PLATFORM_S5_SLP_TYP,
 		AML_ZERO_OP, AML_ZERO_OP, AML_ZERO_OP,
-	AML_SCOPE_OP, 51, AML_ROOT_CHAR, '_', 'S', 'B', '_',
-		AML_EXT_OP_PREFIX, AML_DEVICE_OP, 43, 'C', 'O', 'M', '1',
+	AML_SCOPE_OP, PKG2(SB_SCOPE_PKG), AML_ROOT_CHAR, '_', 'S', 'B', '_',
+		AML_EXT_OP_PREFIX, AML_DEVICE_OP, COM1_DEVICE_LEN - 2, 'C', 'O', 'M', '1',
 			AML_NAME_OP, '_', 'H', 'I', 'D',
 				AML_DWORD_PREFIX, 0x41, 0xd0, 0x05, 0x01,	/* "PNP0501" */
 			AML_NAME_OP, '_', 'U', 'I', 'D', AML_ONE_OP,
@@ -237,7 +277,31 @@ static const uint8_t dsdt_aml[] = {
 					UART_PORT_LO, UART_PORT_HI, 0, UART_NR_PORTS,
 					RES_IRQ_NO_FLAGS, UART_IRQ_MASK & 0xff, UART_IRQ_MASK >> 8,
 					RES_END_TAG, 0,
+		AML_EXT_OP_PREFIX, AML_DEVICE_OP, PKG2(PCI_DEVICE_PKG), 'P', 'C', 'I', '0',
+			AML_NAME_OP, '_', 'H', 'I', 'D',
+				AML_DWORD_PREFIX, 0x41, 0xd0, 0x0a, 0x03,	/* "PNP0A03" */
+			AML_NAME_OP, '_', 'U', 'I', 'D', AML_ZERO_OP,
+			AML_NAME_OP, '_', 'C', 'R', 'S',
+				AML_BUFFER_OP, PKG2(PCI_CRS_PKG), AML_BYTE_PREFIX, PCI_CRS_LEN,
+					RES_WORD_ADDRESS, LE16(13), RES_SPACE_BUS,
+					RES_PRODUCER_FIXED, 0,
+					LE16(0), LE16(0), LE16(0xff), LE16(0), LE16(0x100),
+					RES_IO, RES_IO_DECODE16, LE16(LKVM_PLATFORM_PCI_CONFIG_PORT),
+					LE16(LKVM_PLATFORM_PCI_CONFIG_PORT), 1, 8,
+					RES_WORD_ADDRESS, LE16(13), RES_SPACE_IO,
+					RES_PRODUCER_FIXED, RES_IO_ENTIRE_RANGE,
+					LE16(0), LE16(0), LE16(0xcf7), LE16(0), LE16(0xcf8),
+					RES_WORD_ADDRESS, LE16(13), RES_SPACE_IO,
+					RES_PRODUCER_FIXED, RES_IO_ENTIRE_RANGE,
+					LE16(0), LE16(0xd00), LE16(0xffff), LE16(0), LE16(0xf300),
+					RES_DWORD_ADDRESS, LE16(23), RES_SPACE_MEMORY,
+					RES_PRODUCER_FIXED, RES_MEM_RW_UNCACHED,
+					LE32(0), LE32(LKVM_PLATFORM_MMIO_BASE), LE32(PCI_MMIO_END),
+					LE32(0), LE32(PCI_MMIO_LEN),
+					RES_END_TAG, 0,
 };
+
+_Static_assert(sizeof(dsdt_aml) == 13 + 1 + SB_SCOPE_PKG, "DSDT AML lengths");
 
 static uint8_t acpi_checksum(const void *p, size_t len)
 {
