@@ -60,6 +60,7 @@ static const struct {
 	{ LKVM_CAP_RUN, "run", "%llu" },
 	{ LKVM_CAP_TEST_EXITS, "test_exits", "%#llx" },
 	{ LKVM_CAP_VCPU_STATS, "vcpu_stats", "%llu" },
+	{ LKVM_CAP_PLATFORM, "platform", "%llu" },
 };
 
 static int cmd_info(int argc, char **argv)
