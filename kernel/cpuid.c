@@ -41,9 +41,12 @@
 #define LEAF1_EDX_APIC		BIT(9)
 #define LEAF1_ECX_X2APIC	BIT(21)
 #define LEAF1_ECX_TSC_DEADLINE	BIT(24)
-/* KVM's paravirtual features with a platform: kvmclock, both MSR sets, stable. */
+/*
+ * KVM's paravirtual features with a platform: kvmclock (both MSR sets,
+ * stable bit) and EOI without an exit (lapic.c).
+ */
 #define HV_FEATURES_PLATFORM	(BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_CLOCKSOURCE2) | \
-				 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT))
+				 BIT(KVM_FEATURE_CLOCKSOURCE_STABLE_BIT) | BIT(KVM_FEATURE_PV_EOI))
 #define LEAF1_ECX_HYPERVISOR	BIT(31)
 /* Leaf 7 EBX: FSGSBASE BMI1 AVX2 SMEP BMI2 ERMS INVPCID RDSEED ADX SMAP CLFLUSHOPT CLWB SHA */
 #define LEAF7_EBX	0x219c07a9U

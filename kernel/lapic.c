@@ -40,6 +40,7 @@
 #include <linux/minmax.h>
 #include <linux/slab.h>
 #include <asm/apicdef.h>
+#include <asm/kvm_para.h>
 #include <asm/msr-index.h>
 #include <asm/processor.h>
 #include <asm/tsc.h>
@@ -109,6 +110,11 @@ struct lkvm_lapic {
 	u32 tick_shift;
 	/* In guest TSC; 0 when disarmed or fired. */
 	u64 tsc_deadline;
+
+	/* MSR_KVM_PV_EOI_EN as the guest wrote it (below). */
+	u64 pv_eoi_msr;
+	/* Bit 0 of the guest's flag was set at the last entry. */
+	bool pv_eoi_pending;
 };
 
 static bool lkvm_lapic_enabled(const struct lkvm_lapic *apic)
@@ -191,17 +197,88 @@ void lkvm_lapic_accept(struct lkvm_vcpu *vcpu, u8 vector)
 	__set_bit(vector, vcpu->apic->isr);
 }
 
-static void lkvm_lapic_eoi(struct lkvm_lapic *apic)
+static void lkvm_lapic_do_eoi(struct lkvm_lapic *apic)
 {
 	struct lkvm_vcpu *vcpu = apic->vcpu;
 	int vector = lkvm_lapic_highest_isr(apic);
 
-	lkvm_stat_inc(vcpu, LKVM_STAT_APIC_EOI);
 	if (vector < 0)
 		return;
 	__clear_bit(vector, apic->isr);
 	if (test_bit(vector, apic->tmr))
 		lkvm_ioapic_eoi(vcpu->vm, vector);
+}
+
+static void lkvm_lapic_eoi(struct lkvm_lapic *apic)
+{
+	lkvm_stat_inc(apic->vcpu, LKVM_STAT_APIC_EOI);
+	lkvm_lapic_do_eoi(apic);
+}
+
+/*
+ * Paravirtual EOI: KVM's MSR_KVM_PV_EOI_EN, which a stock Linux guest
+ * uses once CPUID offers KVM_FEATURE_PV_EOI. The guest names a u32 in its
+ * RAM. Before an entry where the ISR's highest vector needs no IOAPIC EOI
+ * (edge-triggered) and nothing waits in the IRR (which an EOI exit would
+ * let in), bit 0 of it is set; the guest's EOI then only clears the bit,
+ * without an exit. At the next exit, a cleared bit is that EOI, done here;
+ * a bit still set is taken back, so that a guest which has not got to its
+ * EOI yet writes the register after all. Both run on the vCPU's thread
+ * while the guest is out of guest mode, so the bit is never raced.
+ */
+#define PV_EOI_ENABLE		BIT_ULL(0)
+#define PV_EOI_RESERVED		BIT_ULL(1)
+#define PV_EOI_FLAG		BIT(0)
+
+static int lkvm_lapic_set_pv_eoi(struct lkvm_lapic *apic, u64 val)
+{
+	u32 flag;
+
+	/* The address must hold the whole flag, naturally aligned, in RAM. */
+	if ((val & PV_EOI_ENABLE) &&
+	    ((val & PV_EOI_RESERVED) ||
+	     lkvm_read_guest(apic->vcpu->vm, val & ~PV_EOI_ENABLE, &flag, sizeof(flag))))
+		return -EINVAL;
+	apic->pv_eoi_msr = val;
+	apic->pv_eoi_pending = false;
+	return 0;
+}
+
+/* Before VMRUN, IRQs off, after the injection: offer the guest an EOI without exit. */
+void lkvm_lapic_pv_eoi_enter(struct lkvm_vcpu *vcpu)
+{
+	struct lkvm_lapic *apic = vcpu->apic;
+	u32 flag = PV_EOI_FLAG;
+	int vector;
+
+	if (!(apic->pv_eoi_msr & PV_EOI_ENABLE) || apic->pv_eoi_pending)
+		return;
+	vector = lkvm_lapic_highest_isr(apic);
+	if (vector < 0 || test_bit(vector, apic->tmr) || find_last_bit(vcpu->pi.pir, 256) < 256)
+		return;
+	if (!lkvm_write_guest(vcpu->vm, apic->pv_eoi_msr & ~PV_EOI_ENABLE, &flag, sizeof(flag)))
+		apic->pv_eoi_pending = true;
+}
+
+/* After #VMEXIT: did the guest EOI through the flag? */
+void lkvm_lapic_pv_eoi_exit(struct lkvm_vcpu *vcpu)
+{
+	struct lkvm_lapic *apic = vcpu->apic;
+	u64 gpa = apic->pv_eoi_msr & ~PV_EOI_ENABLE;
+	u32 flag;
+
+	if (!apic->pv_eoi_pending)
+		return;
+	apic->pv_eoi_pending = false;
+	if (lkvm_read_guest(vcpu->vm, gpa, &flag, sizeof(flag)))
+		return;
+	if (flag & PV_EOI_FLAG) {
+		flag &= ~PV_EOI_FLAG;
+		lkvm_write_guest(vcpu->vm, gpa, &flag, sizeof(flag));
+		return;
+	}
+	lkvm_stat_inc(vcpu, LKVM_STAT_APIC_PV_EOI);
+	lkvm_lapic_do_eoi(apic);
 }
 
 /* ---- delivery ---- */
@@ -625,6 +702,8 @@ void lkvm_lapic_reset(struct lkvm_vcpu *vcpu)
 	WRITE_ONCE(apic->base, LKVM_PLATFORM_LAPIC_BASE | MSR_IA32_APICBASE_ENABLE |
 		   (vcpu->id ? 0 : MSR_IA32_APICBASE_BSP));
 	lkvm_lapic_power_up(apic);
+	apic->pv_eoi_msr = 0;
+	apic->pv_eoi_pending = false;
 }
 
 /*
@@ -677,6 +756,10 @@ int lkvm_lapic_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)
 		       READ_ONCE(apic->tsc_deadline) : 0;
 		return 0;
 	}
+	if (msr == MSR_KVM_PV_EOI_EN) {
+		*val = apic->pv_eoi_msr;
+		return 0;
+	}
 	if (!lkvm_lapic_is_x2apic_msr(msr))
 		return -ENOENT;
 	if (!lkvm_lapic_x2apic(apic))
@@ -695,6 +778,8 @@ int lkvm_lapic_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val)
 		lkvm_lapic_set_deadline(apic, val);
 		return 0;
 	}
+	if (msr == MSR_KVM_PV_EOI_EN)
+		return lkvm_lapic_set_pv_eoi(apic, val);
 	if (!lkvm_lapic_is_x2apic_msr(msr))
 		return -ENOENT;
 	if (!lkvm_lapic_x2apic(apic))

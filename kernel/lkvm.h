@@ -295,6 +295,9 @@ void lkvm_lapic_reset(struct lkvm_vcpu *vcpu);
 /* -ENOENT: not an MSR of the APIC's; -EINVAL: #GP; 0: done. */
 int lkvm_lapic_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val);
 int lkvm_lapic_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
+/* Paravirtual EOI: before VMRUN (IRQs off), and after each #VMEXIT. */
+void lkvm_lapic_pv_eoi_enter(struct lkvm_vcpu *vcpu);
+void lkvm_lapic_pv_eoi_exit(struct lkvm_vcpu *vcpu);
 /* true if @gpa is this vCPU's xAPIC page (in xAPIC mode) and was handled. */
 bool lkvm_lapic_mmio(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val);
 /*

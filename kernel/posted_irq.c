@@ -93,16 +93,18 @@ static void lkvm_pi_inject_apic(struct lkvm_vcpu *vcpu)
 	smp_mb__after_atomic();
 	vector = lkvm_lapic_next_irq(vcpu);
 	if (vector < 0)
-		return;
+		goto out;
 	if ((vmcb->control.event_inj & SVM_EVTINJ_VALID) || !lkvm_vcpu_interruptible(vcpu)) {
 		lkvm_request_irq_window(vmcb, true);
 		trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, true);
-		return;
+		goto out;
 	}
 	lkvm_lapic_accept(vcpu, vector);
 	vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
 	lkvm_stat_inc(vcpu, LKVM_STAT_IRQ_INJECTED);
 	trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, false);
+out:
+	lkvm_lapic_pv_eoi_enter(vcpu);
 }
 
 /*

@@ -278,7 +278,7 @@ static long lkvm_vcpu_interrupt(struct lkvm_vcpu *vcpu, const struct lkvm_interr
 
 static long lkvm_vcpu_get_stats(struct lkvm_vcpu *vcpu, struct lkvm_vcpu_stats __user *ustats)
 {
-	BUILD_BUG_ON(LKVM_STAT_GUEST_EXCEPTIONS >= LKVM_VCPU_NR_STATS);
+	BUILD_BUG_ON(LKVM_STAT_APIC_PV_EOI >= LKVM_VCPU_NR_STATS);
 	BUILD_BUG_ON(sizeof(vcpu->stats) != sizeof(*ustats));
 	return copy_to_user(ustats, vcpu->stats, sizeof(vcpu->stats)) ? -EFAULT : 0;
 }

@@ -73,8 +73,15 @@
 #define VEC_XAPIC		0x60
 #define VEC_NOEOI		0x70
 #define VEC_HIGH		0x90
+#define VEC_PV_LOW		0xa0
+#define VEC_PV			0xb0
+
+#define MSR_KVM_PV_EOI_EN	0x4b564d04
+#define UNBACKED_GPA		0x20000000ULL
 
 static volatile uint64_t irq_count, noeoi_count;
+/* The paravirtual EOI flag: bit 0 set by the host means "EOI by clearing me". */
+static volatile uint32_t pv_eoi_flag __attribute__((aligned(4)));
 /* Guest TSC ticks per millisecond, measured by the host (the guest's TSC runs at its rate). */
 static uint64_t tsc_per_ms;
 
@@ -102,7 +109,25 @@ asm(".pushsection .text\n"
     "noeoi_stub:\n\t"
     "lock incq noeoi_count(%rip)\n\t"
     "iretq\n"
+    /* As Linux's EOI with KVM_FEATURE_PV_EOI: the flag if set, else the register. */
+    "pv_eoi_stub:\n\t"
+    "push %rax\n\t"
+    "push %rcx\n\t"
+    "push %rdx\n\t"
+    "lock incq irq_count(%rip)\n\t"
+    "lock btrl $0, pv_eoi_flag(%rip)\n\t"
+    "jc 1f\n\t"
+    "mov $0x80b, %ecx\n\t"
+    "xor %eax, %eax\n\t"
+    "xor %edx, %edx\n\t"
+    "wrmsr\n"
+    "1:\n\t"
+    "pop %rdx\n\t"
+    "pop %rcx\n\t"
+    "pop %rax\n\t"
+    "iretq\n"
     ".popsection");
+void pv_eoi_stub(void);
 void x2apic_eoi_stub(void);
 void xapic_eoi_stub(void);
 void noeoi_stub(void);
@@ -209,6 +234,8 @@ static struct guest *platform_guest(void *code)
 	guest_set_idt_handler(g, VEC_XAPIC, xapic_eoi_stub);
 	guest_set_idt_handler(g, VEC_NOEOI, noeoi_stub);
 	guest_set_idt_handler(g, VEC_HIGH, noeoi_stub);
+	guest_set_idt_handler(g, VEC_PV_LOW, pv_eoi_stub);
+	guest_set_idt_handler(g, VEC_PV, pv_eoi_stub);
 	guest_set_args(g, host_tsc_per_ms(), 0);
 	return g;
 }
@@ -953,6 +980,77 @@ TEST(hlt_not_woken_by_blocked_vector)
 	EXPECT_EQ(0, stat(g, LKVM_STAT_IRQ_INJECTED));
 	/* Asleep, not spinning through entries. */
 	EXPECT_GT(50, stat(g, LKVM_STAT_EXITS));
+	guest_destroy(g);
+}
+
+/* ---- paravirtual EOI ---- */
+
+GUEST_TEST(pv_eoi_msr_checked)
+{
+	/* Reserved bit 1, and a flag outside RAM: #GP, nothing enabled. */
+	WRMSR_GP(MSR_KVM_PV_EOI_EN, (uintptr_t)&pv_eoi_flag | 3);
+	WRMSR_GP(MSR_KVM_PV_EOI_EN, UNBACKED_GPA | 1);
+	GUEST_ASSERT_EQ(rdmsr(MSR_KVM_PV_EOI_EN), 0);
+	WRMSR(MSR_KVM_PV_EOI_EN, (uintptr_t)&pv_eoi_flag | 1);
+	GUEST_ASSERT_EQ(rdmsr(MSR_KVM_PV_EOI_EN), (uintptr_t)&pv_eoi_flag | 1);
+	WRMSR(MSR_KVM_PV_EOI_EN, 0);
+	GUEST_ASSERT_EQ(rdmsr(MSR_KVM_PV_EOI_EN), 0);
+	GUEST_DONE();
+}
+
+/* Five self-IPIs, each ended by clearing the flag: no EOI exit at all. */
+GUEST_TEST(pv_eoi_without_exit)
+{
+	int i;
+
+	x2apic_enable();
+	WRMSR(MSR_KVM_PV_EOI_EN, (uintptr_t)&pv_eoi_flag | 1);
+	for (i = 1; i <= 5; i++) {
+		WRMSR(X2(APIC_SELF_IPI), VEC_PV);
+		wait_irqs(i, 100);
+		GUEST_ASSERT_EQ(irq_count, i);
+	}
+	/* This read is an exit: the last EOI was seen there, before it. */
+	GUEST_ASSERT(!isr_bit(VEC_PV));
+	GUEST_ASSERT_EQ(pv_eoi_flag, 0);
+	GUEST_DONE();
+}
+
+TEST(pv_eoi_without_exit_counted)
+{
+	struct guest *g;
+
+	RUN_TO_DONE(g, guest_pv_eoi_without_exit);
+	EXPECT_EQ(5, stat(g, LKVM_STAT_APIC_PV_EOI));
+	EXPECT_EQ(0, stat(g, LKVM_STAT_APIC_EOI));
+	guest_destroy(g);
+}
+
+/*
+ * Two vectors pending at once: the first injected has another behind it
+ * in the IRR, so it gets no flag and its EOI exits (letting the second
+ * in); the second has nothing behind it and ends through the flag.
+ */
+GUEST_TEST(pv_eoi_not_with_irr_pending)
+{
+	x2apic_enable();
+	WRMSR(MSR_KVM_PV_EOI_EN, (uintptr_t)&pv_eoi_flag | 1);
+	WRMSR(X2(APIC_SELF_IPI), VEC_PV_LOW);
+	WRMSR(X2(APIC_SELF_IPI), VEC_PV);
+	wait_irqs(2, 100);
+	GUEST_ASSERT_EQ(irq_count, 2);
+	GUEST_ASSERT(!isr_bit(VEC_PV));
+	GUEST_ASSERT(!isr_bit(VEC_PV_LOW));
+	GUEST_DONE();
+}
+
+TEST(pv_eoi_not_with_irr_pending_counted)
+{
+	struct guest *g;
+
+	RUN_TO_DONE(g, guest_pv_eoi_not_with_irr_pending);
+	EXPECT_EQ(1, stat(g, LKVM_STAT_APIC_PV_EOI));
+	EXPECT_EQ(1, stat(g, LKVM_STAT_APIC_EOI));
 	guest_destroy(g);
 }
 

@@ -40,6 +40,7 @@
 #define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 #define KVM_FEATURE_CLOCKSOURCE		(1u << 0)
 #define KVM_FEATURE_CLOCKSOURCE2	(1u << 3)
+#define KVM_FEATURE_PV_EOI		(1u << 6)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE	(1u << 24)
 #define PVCLOCK_TSC_STABLE_BIT		1
 /* Above the 32 MiB of guest RAM, below the MMIO window. */
@@ -557,7 +558,7 @@ static void guest_kvmclock_code(uint64_t ram_end, uint64_t host_tsc_stable)
 	GUEST_ASSERT_EQ(edx, 0x4d);		/* "M\0\0\0" */
 	guest_cpuid(0x40000001, &eax, &ebx, &ecx, &edx);
 	GUEST_ASSERT_EQ(eax, KVM_FEATURE_CLOCKSOURCE | KVM_FEATURE_CLOCKSOURCE2 |
-			     KVM_FEATURE_CLOCKSOURCE_STABLE);
+			     KVM_FEATURE_CLOCKSOURCE_STABLE | KVM_FEATURE_PV_EOI);
 
 	/* Structures not wholly in RAM are a #GP, and change nothing. */
 	GUEST_ASSERT_EQ(guest_wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, UNBACKED_GPA | 1), VECTOR_GP);

@@ -254,6 +254,7 @@ enum {
 	LKVM_STAT_APIC_EOI,		/* EOIs the guest wrote */
 	LKVM_STAT_SYSTEM_EVENTS,	/* power-off and reset requests */
 	LKVM_STAT_APIC_IPI_IGNORED,	/* IPIs of a delivery mode not modelled (NMI, INIT...) */
+	LKVM_STAT_APIC_PV_EOI,		/* EOIs through the paravirtual flag, without an exit */
 };
 
 #define LKVM_VCPU_NR_STATS	64
