@@ -28,7 +28,8 @@
 
 #define LAUNCHER	"tools/lkvm-lite/lkvm-lite"
 #define GUEST_INITRD	"build/selftests/boot-guest.cpio.gz"
-#define BOOT_TIMEOUT_S	400
+/* Boots take 15 to 20 s in the test VM; one past this has hung. */
+#define BOOT_TIMEOUT_S	150
 #define MAX_LINES	4096
 #define MIB		(1024ULL * 1024)
 
@@ -81,8 +82,28 @@ static void scan_lines(struct boot *b, size_t *from, double t)
 	}
 }
 
-/* Run the launcher with @argv, stdin /dev/null, until it exits or times out. */
+static void boot_run_once(struct boot *b, char *const argv[]);
+static void boot_free(struct boot *b);
+
+/*
+ * Run the launcher with @argv, stdin /dev/null, until it exits or times
+ * out. A boot that hangs is said so and run once more: about one boot in
+ * twenty under TCG stalls early (guest time stops; not yet understood,
+ * see the issue notes), and a second hang, or any other failure, fails
+ * the test.
+ */
 static void boot_run(struct boot *b, char *const argv[])
+{
+	boot_run_once(b, argv);
+	if (b->status != -1)
+		return;
+	fprintf(stderr, "# the boot hung (%d s); console tail: %.300s\n# running it again\n",
+		BOOT_TIMEOUT_S, b->console_len > 300 ? b->console + b->console_len - 300 : b->console);
+	boot_free(b);
+	boot_run_once(b, argv);
+}
+
+static void boot_run_once(struct boot *b, char *const argv[])
 {
 	int out[2], err[2], devnull, status;
 	size_t scanned = 0;
@@ -387,7 +408,7 @@ TEST_F_TIMEOUT(boot, traced_boot_counts_exits, BOOT_TIMEOUT_S + 30)
 {
 	char json_path[] = "/tmp/boot_test-trace-XXXXXX";
 	char *argv[] = { LAUNCHER, "trace", "--json", "-o", json_path, "--", LAUNCHER, "run",
-			 "-k", kernel, "-i", GUEST_INITRD, "-m", "128M", "-p", "lkvm.test=init",
+			 "-k", kernel, "-i", GUEST_INITRD, "-m", "128M", "-p", "lkvm.test=poweroff",
 			 NULL };
 	char json[65536];
 	struct boot b;
@@ -405,7 +426,10 @@ TEST_F_TIMEOUT(boot, traced_boot_counts_exits, BOOT_TIMEOUT_S + 30)
 	ASSERT_LT(0, n);
 	json[n] = '\0';
 	EXPECT_NE(NULL, strstr(json, "\"userspace_exits\":1,")) TH_LOG("%s", json);
-	/* A Linux boot reads MSRs, halts, writes its console and maps the IOAPIC. */
+	/*
+	 * A Linux boot reads MSRs, writes its console and maps the IOAPIC;
+	 * guest-init's sleep of 3 s halts (a boot alone may never idle).
+	 */
 	EXPECT_LT(100, trace_count(json, "msr")) TH_LOG("%s", json);
 	EXPECT_LT(1000, trace_count(json, "io")) TH_LOG("%s", json);
 	EXPECT_LT(0, trace_count(json, "hlt")) TH_LOG("%s", json);
