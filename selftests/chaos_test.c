@@ -654,7 +654,8 @@ TEST_F_TIMEOUT(chaos, hostile_guests_host_survives, 300)
 	fprintf(stderr, "# %d guests in %lds\n", NR_VMS, (long)(time(NULL) - start));
 
 	EXPECT_EQ(pin_before, lkvm_vm_pin_kb());
-	EXPECT_EQ(pins_before, lkvm_foll_pins_held());
+	/* (A count over all the kernel: another process's pins may go meanwhile.) */
+	EXPECT_GE(pins_before, lkvm_foll_pins_held());
 	ASSERT_EQ(0, lkvm_module_unload());
 	ASSERT_EQ(0, lkvm_module_load());
 	ASSERT_EQ(0, lkvm_mem_snapshot(&self->after));

@@ -573,6 +573,11 @@ static void check_run(const struct lkvm_run *run)
 		ok = run->internal.suberror >= LKVM_INTERNAL_UNHANDLED_EXIT &&
 		     run->internal.suberror <= LKVM_INTERNAL_DELIVERY &&
 		     run->internal.insn_len <= sizeof(run->internal.insn);
+		/* SET_SREGS refuses what VMRUN would (Documentation/api.rst). */
+		if (run->internal.suberror == LKVM_INTERNAL_VMRUN_FAILED) {
+			report("VMRUN refused a state LKVM_SET_SREGS took (the kernel log has it)");
+			return;
+		}
 		break;
 	case LKVM_EXIT_TEST_IO:
 		ok = run->io.size == 1 || run->io.size == 2 || run->io.size == 4;
@@ -1035,7 +1040,8 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_threads_closing, 300)
 	EXPECT_EQ(0, atomic_load(&violations)) TH_LOG("seed %llu", (unsigned long long)seed);
 	/* Every VM is closed: nothing of its memory stays pinned or accounted. */
 	EXPECT_EQ(pin_before, lkvm_vm_pin_kb());
-	EXPECT_EQ(pins_before, lkvm_foll_pins_held());
+	/* (A count over all the kernel: another process's pins may go meanwhile.) */
+	EXPECT_GE(pins_before, lkvm_foll_pins_held());
 	/* No file, VM or vCPU is left holding the module. */
 	ASSERT_EQ(0, lkvm_module_unload());
 	ASSERT_EQ(0, lkvm_module_load());
