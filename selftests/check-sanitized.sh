@@ -8,7 +8,7 @@
 # "BUG:" or "WARNING:" line in the kernel log and on any leak kmemleak
 # reports after the tests.
 #
-# usage: check-sanitized.sh [PROGRAM...]   (default: every selftest program)
+# usage: check-sanitized.sh [PROGRAM...]   (default: every selftest program but boot_test)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,6 +51,14 @@ export LKVM_VM_INITRAMFS=$out/initramfs.cpio.gz
 export LKVM_VM_APPEND="lkvm.moddir=$moddir lkvm.guest_kernel=$dir/bzImage pci=noacpi"
 export LKVM_CHECK_OUT=$repo/build/vm/sanitized
 export LKVM_CHECK_TIMEOUT=${LKVM_CHECK_TIMEOUT:-2400}
+# Every program but boot_test, unless named: it boots the running kernel
+# as a guest, and this one does not fit in its guests' memory (KASAN's
+# shadow, kmemleak's pool: out of memory at 128 MiB), while Debian's,
+# booted instead, is not the release the test compares with.
+if [ $# -eq 0 ]; then
+	# shellcheck disable=SC2046 # one word per program
+	set -- $(awk '$1 != "boot_test" { print $1 }' "$repo/build/selftests/manifest")
+fi
 rc=0
 "$here/check.sh" "$@" || rc=$?
 echo "summary: make check-sanitized took $(($(date +%s) - start))s"
