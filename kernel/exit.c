@@ -528,6 +528,14 @@ int lkvm_handle_exit(struct lkvm_vcpu *vcpu)
 
 	if (code == SVM_EXIT_ERR) {
 		lkvm_dump_vmcb(vcpu, "VMRUN refused the guest state");
+		/*
+		 * What the save area holds now is not the guest's: QEMU's
+		 * #VMEXIT for a VMRUN refused before the guest state loaded
+		 * stores the host's there. Neither LKVM_GET_SREGS nor the next
+		 * VMRUN may see it: the vCPU is reset, as after a shutdown.
+		 */
+		lkvm_vcpu_reset(vcpu);
+		rip = 0;
 		ret = lkvm_internal_error(vcpu, LKVM_INTERNAL_VMRUN_FAILED);
 	} else if (code < ARRAY_SIZE(lkvm_exit_handlers) && lkvm_exit_handlers[code]) {
 		ret = lkvm_exit_handlers[code](vcpu);

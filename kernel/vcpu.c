@@ -221,7 +221,13 @@ static bool lkvm_sregs_valid(const struct lkvm_sregs *s)
 	if ((s->cr0 & CR0_HIGH_MBZ) || ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD)) ||
 	    ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE)))
 		return false;
-	if ((s->cr3 & CR3_MBZ) || (s->cr4 & ~lkvm_cr4_valid()) || s->cr8 > 15)
+	/*
+	 * CR3 bits at or above the CPU's physical address width are
+	 * reserved. VMRUN refuses them, QEMU's before it loads any guest
+	 * state: its #VMEXIT then leaves the host's state in the VMCB.
+	 */
+	if ((s->cr3 & CR3_MBZ) || (s->cr3 >> boot_cpu_data.x86_phys_bits) ||
+	    (s->cr4 & ~lkvm_cr4_valid()) || s->cr8 > 15)
 		return false;
 	if ((s->efer & ~EFER_VALID) || !!(s->efer & EFER_LMA) != long_mode)
 		return false;

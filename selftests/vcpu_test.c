@@ -218,6 +218,27 @@ SREGS_EINVAL(sregs_cr4_reserved_bit_einval, s.cr4 |= 1ULL << 31)
 SREGS_EINVAL(sregs_cr4_unsupported_feature_einval, s.cr4 |= 1ULL << 12 /* LA57 */)
 SREGS_EINVAL(sregs_cr3_beyond_guest_phys_einval, s.cr3 = 1ULL << 48)
 SREGS_EINVAL(sregs_cr8_above_15_einval, s.cr8 = 16)
+
+/*
+ * In any mode, CR3 may not reach the CPU's physical address width: VMRUN
+ * would refuse it (found by fuzz_ioctl_test; QEMU then leaves the host's
+ * state in the VMCB). One bit lower is fine.
+ */
+TEST_F(vcpu, sregs_cr3_beyond_phys_bits_einval)
+{
+	struct lkvm_sregs s = self->sregs;
+	unsigned int eax, ebx, ecx, edx;
+
+	ASSERT_TRUE(__get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx));
+	/* Protected mode with paging off: not long mode. */
+	s.cr0 &= ~(1ULL << 31);
+	s.efer &= ~((1ULL << 8) | (1ULL << 10));
+	s.cr3 = 1ULL << (eax & 0xff);
+	EXPECT_EQ(-EINVAL, lkvm_ioctl(self->vcpu, LKVM_SET_SREGS, &s));
+	EXPECT_UNCHANGED();
+	s.cr3 >>= 1;
+	EXPECT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_SET_SREGS, &s));
+}
 SREGS_EINVAL(sregs_efer_reserved_bit_einval, s.efer |= 1ULL << 40)
 SREGS_EINVAL(sregs_efer_svme_einval, s.efer |= 1ULL << 12 /* no nested SVM */)
 SREGS_EINVAL(sregs_efer_lma_mismatch_einval, s.efer &= ~(1ULL << 10))
