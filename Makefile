@@ -4,6 +4,7 @@
 #
 #   make            build everything (module at W=1, launcher, selftests)
 #   make check      install what is missing, build, run all selftests in the test VM
+#   make check-sanitized  the same on a KASAN/lockdep/UBSAN/kmemleak kernel (built once)
 #   make run        boot a Linux guest with lkvm-lite in the test VM, show its console
 #   make vm CMD=..  run one shell command in the test VM (T=prog: one selftest)
 #   make bench      benchmarks in the test VM, lkvm_lite beside kvm_amd; writes bench.json
@@ -76,6 +77,15 @@ check: deps
 	@$(MAKE) --no-print-directory all style
 	selftests/check.sh $(T)
 
+# make check on the sanitized kernel (KASAN, lockdep, UBSAN, kmemleak...),
+# built once from linux-source-6.1 and cached in /var/cache/lkvm-lite.
+check-sanitized: deps-sanitized
+	@$(MAKE) --no-print-directory all style
+	selftests/check-sanitized.sh $(T)
+
+deps-sanitized:
+	@tools/install-deps.sh --sanitized
+
 # Boot the launcher's default guest (the test VM's own kernel and the
 # launcher's built-in initramfs) and show its console; ARGS adds options.
 run: deps
@@ -113,4 +123,5 @@ clean:
 	$(MAKE) -C tools/lkvm-lite clean
 	rm -rf $(BUILD)
 
-.PHONY: all deps module module-btf launcher selftests initramfs check run vm bench style clean
+.PHONY: all deps deps-sanitized module module-btf launcher selftests initramfs check \
+	check-sanitized run vm bench style clean

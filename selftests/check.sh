@@ -4,6 +4,8 @@
 # second, SVM-less test VM for the tests of how loading is refused; judge.
 #
 # usage: check.sh [PROGRAM...]   (default: every selftest program built)
+# Environment: LKVM_CHECK_TIMEOUT (seconds per test VM), LKVM_CHECK_OUT (where
+# the VMs' logs go, default build/vm).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +29,7 @@ wanted() {
 
 logs=()
 for vm in svm nosvm; do
-	out=$repo/build/vm/$vm
+	out=${LKVM_CHECK_OUT:-$repo/build/vm}/$vm
 	rm -f "$out/output.log"
 	wanted "$vm" "$@" || continue
 	model=max
@@ -46,9 +48,10 @@ for vm in svm nosvm; do
 	logs+=("$out/output.log")
 done
 
-"$here/summarize.sh" "$manifest" "${logs[@]}" -- "$@" > "$repo/build/vm/summary"
+summary=${LKVM_CHECK_OUT:-$repo/build/vm}/summary
+"$here/summarize.sh" "$manifest" "${logs[@]}" -- "$@" > "$summary"
 sum_rc=$?
-grep -v '^[0-9]* passed, ' "$repo/build/vm/summary"
+grep -v '^[0-9]* passed, ' "$summary"
 echo "summary: make check took $(($(date +%s) - start))s"
-tail -n 1 "$repo/build/vm/summary"
+tail -n 1 "$summary"
 [ "$rc" = 0 ] && [ "$sum_rc" = 0 ]

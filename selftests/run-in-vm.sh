@@ -11,7 +11,12 @@
 #   PROGRAM: only these (default: every program of this VM in the manifest)
 
 manifest=build/selftests/manifest
-export LKVM_MODULE="$PWD/kernel/lkvm_lite.ko"
+# The module built for the running kernel: kernel/lkvm_lite.ko for
+# Debian's, build/kernel-KVER/ for another (make check-sanitized).
+LKVM_MODULE="$PWD/build/kernel-$(uname -r)/lkvm_lite.ko"
+[ -e "$LKVM_MODULE" ] || LKVM_MODULE="$PWD/kernel/lkvm_lite.ko"
+export LKVM_MODULE
+kmemleak=/sys/kernel/debug/kmemleak
 vm=${1:?usage: run-in-vm.sh svm|nosvm [PROGRAM...]}
 shift
 
@@ -22,9 +27,23 @@ for prog in $(awk -v vm="$vm" '$3 == vm { print $1 }' "$manifest"); do
 	fi
 done
 
-# Anything the kernel reported as a bug while we ran fails the run.
+# Anything the kernel reported as a bug while we ran fails the run: with a
+# sanitized kernel also KASAN, UBSAN and lockdep reports, and the leaks
+# kmemleak finds once everything ran (two scans: an object must stay
+# unreferenced for one full scan to be reported).
 check_kernel_log() {
-	if dmesg | grep -E 'BUG:|WARNING:|general protection|Oops|Call Trace' > /tmp/kernel-bugs
+	if [ -w "$kmemleak" ]; then
+		echo scan > "$kmemleak"
+		sleep 6
+		echo scan > "$kmemleak"
+		if [ -s "$kmemleak" ]; then
+			echo "LKVM-KERNEL-BUG"
+			echo "# kmemleak:"
+			sed 's/^/# /' "$kmemleak"
+		fi
+	fi
+	if dmesg | grep -E 'BUG:|WARNING:|UBSAN:|KASAN|general protection|Oops|Call Trace' \
+		> /tmp/kernel-bugs
 	then
 		echo "LKVM-KERNEL-BUG"
 		sed 's/^/# /' /tmp/kernel-bugs
@@ -59,6 +78,11 @@ else
 		exit 3
 	fi
 	echo "LKVM-MODULE-LOADED"
+fi
+# Leaks from before the tests (boot) are not theirs.
+if [ -w "$kmemleak" ]; then
+	echo scan > "$kmemleak"
+	echo clear > "$kmemleak"
 fi
 # For the runner to name the functions where a hung VM's CPUs were.
 [ -n "$LKVM_VM_OUT" ] && grep ' [tT] ' /proc/kallsyms > "$LKVM_VM_OUT/kallsyms"

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages that building and testing lkvm-lite need.
 # Does nothing when all are present; otherwise needs root and apt-get.
+# usage: install-deps.sh [--sanitized]   (--sanitized: what make check-sanitized needs too)
 set -euo pipefail
 
 packages=(
@@ -17,6 +18,11 @@ packages=(
 	# used by the tests inside the test VM
 	iproute2 procps linux-perf trace-cmd
 )
+
+# make check-sanitized also builds a kernel.
+if [ "${1:-}" = --sanitized ]; then
+	packages+=(flex bison bc libelf-dev libssl-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

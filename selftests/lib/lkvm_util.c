@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Helpers shared by the lkvm-lite selftests; see lkvm_util.h. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,6 +93,181 @@ long lkvm_vm_pin_kb(void)
 			break;
 	fclose(f);
 	return kb;
+}
+
+long lkvm_foll_pins_held(void)
+{
+	long acquired = -1, released = -1;
+	char line[256];
+	FILE *f;
+	int fd;
+
+	/* Fold the per-CPU counter deltas in first, or the two can disagree. */
+	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			errno = 0;
+		close(fd);
+	}
+	f = fopen("/proc/vmstat", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "nr_foll_pin_acquired %ld", &acquired);
+		sscanf(line, "nr_foll_pin_released %ld", &released);
+	}
+	fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
+
+static int lkvm_read_text(const char *path, char *buf, size_t len)
+{
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (used + 1 < len && (n = read(fd, buf + used, len - 1 - used)) > 0)
+		used += n;
+	close(fd);
+	buf[used] = '\0';
+	return 0;
+}
+
+/* Sum of "key value" over every line of @text whose first word is @key. */
+static long lkvm_sum_key(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+	long sum = 0;
+
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, key, klen) && (p[klen] == ' ' || p[klen] == ':'))
+			sum += strtol(p + klen + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return sum;
+}
+
+/* Free unused dentries and inodes, then every cache's per-CPU slabs. */
+static void lkvm_shrink_slabs(void)
+{
+	struct dirent *de;
+	char path[512];
+	DIR *d;
+	int fd;
+
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "2", 1) != 1)
+			errno = 0;
+		close(fd);
+	}
+	d = opendir("/sys/kernel/slab");
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", de->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* A cache that cannot shrink is still counted, less exactly. */
+		if (write(fd, "1", 1) != 1)
+			errno = 0;
+		close(fd);
+	}
+	closedir(d);
+}
+
+int lkvm_mem_snapshot(struct lkvm_mem_snapshot *s)
+{
+	static char buf[1 << 18];
+	long free_pages, kib;
+	char *line;
+	int ret;
+
+	sync();
+	sleep(3);
+	lkvm_shrink_slabs();
+
+	ret = lkvm_read_text("/proc/slabinfo", buf, sizeof(buf));
+	if (ret)
+		return ret;
+	s->nr_caches = 0;
+	line = strchr(buf, '\n');
+	line = line ? strchr(line + 1, '\n') : NULL;	/* the two header lines */
+	while (line && *++line && s->nr_caches < LKVM_MAX_SLAB_CACHES) {
+		if (sscanf(line, "%63s %ld", s->cache[s->nr_caches].name,
+			   &s->cache[s->nr_caches].active) == 2)
+			s->nr_caches++;
+		line = strchr(line, '\n');
+	}
+
+	/* Free pages include those parked on the per-CPU lists. */
+	ret = lkvm_read_text("/proc/zoneinfo", buf, sizeof(buf));
+	if (ret)
+		return ret;
+	free_pages = lkvm_sum_key(buf, "nr_free_pages") + lkvm_sum_key(buf, "count");
+	ret = lkvm_read_text("/proc/vmstat", buf, sizeof(buf));
+	if (ret)
+		return ret;
+	s->kernel_pages = -free_pages - lkvm_sum_key(buf, "nr_file_pages") -
+			  lkvm_sum_key(buf, "nr_anon_pages") -
+			  lkvm_sum_key(buf, "nr_slab_reclaimable") -
+			  lkvm_sum_key(buf, "nr_slab_unreclaimable") -
+			  lkvm_sum_key(buf, "nr_page_table_pages") -
+			  lkvm_sum_key(buf, "nr_kernel_stack") / 4;
+	ret = lkvm_read_text("/proc/meminfo", buf, sizeof(buf));
+	if (ret)
+		return ret;
+	kib = lkvm_sum_key(buf, "MemTotal") - lkvm_sum_key(buf, "VmallocUsed") -
+	      lkvm_sum_key(buf, "Percpu");
+	s->kernel_pages += kib / 4;
+	return 0;
+}
+
+int lkvm_mem_grown(const struct lkvm_mem_snapshot *before, const struct lkvm_mem_snapshot *after,
+		   long limit, char *buf, size_t len)
+{
+	long d, top[3] = { 0 }, pages = after->kernel_pages - before->kernel_pages;
+	int i, j, k, n, top_i[3] = { -1, -1, -1 }, grown = 0;
+	size_t used;
+
+	for (i = 0; i < after->nr_caches; i++) {
+		d = after->cache[i].active;
+		for (j = 0; j < before->nr_caches; j++)
+			if (!strcmp(before->cache[j].name, after->cache[i].name)) {
+				d -= before->cache[j].active;
+				break;
+			}
+		if (d >= limit)
+			grown++;
+		for (k = 0; k < 3; k++)
+			if (d > top[k]) {
+				memmove(&top[k + 1], &top[k], (2 - k) * sizeof(top[0]));
+				memmove(&top_i[k + 1], &top_i[k], (2 - k) * sizeof(top_i[0]));
+				top[k] = d;
+				top_i[k] = i;
+				break;
+			}
+	}
+	if (pages >= limit)
+		grown++;
+	n = snprintf(buf, len, "kernel pages %+ld; most grown slab caches:", pages);
+	used = n < 0 ? 0 : (size_t)n;
+	for (k = 0; k < 3 && top_i[k] >= 0 && used < len; k++) {
+		n = snprintf(buf + used, len - used, " %s %+ld", after->cache[top_i[k]].name, top[k]);
+		used += n < 0 ? 0 : (size_t)n;
+	}
+	return grown;
 }
 
 int lkvm_rdmsr(int cpu, uint32_t msr, uint64_t *val)

@@ -32,6 +32,36 @@ int lkvm_module_unload(void);
 /* VmPin of this process in KiB (what is pinned and accounted for it), or -1. */
 long lkvm_vm_pin_kb(void);
 
+/* Pins the kernel holds, all users together (nr_foll_pin_acquired - released), or -1. */
+long lkvm_foll_pins_held(void);
+
+/*
+ * What the kernel holds, for leak checks around a workload: the live
+ * objects of every slab cache and the pages that are neither free, page
+ * cache, anon, slab nor page tables. lkvm_mem_snapshot() lets deferred
+ * frees land first (RCU, kfree_rcu batches: a few seconds) and flushes
+ * the per-CPU slabs.
+ */
+#define LKVM_MAX_SLAB_CACHES	512
+
+struct lkvm_mem_snapshot {
+	struct {
+		char name[64];
+		long active;
+	} cache[LKVM_MAX_SLAB_CACHES];
+	int nr_caches;
+	long kernel_pages;
+};
+
+int lkvm_mem_snapshot(struct lkvm_mem_snapshot *s);
+/*
+ * Compare two snapshots: the number of slab caches that grew by @limit
+ * objects or more, plus one if the kernel pages grew by @limit or more.
+ * What grew most is described in @buf either way.
+ */
+int lkvm_mem_grown(const struct lkvm_mem_snapshot *before, const struct lkvm_mem_snapshot *after,
+		   long limit, char *buf, size_t len);
+
 /*
  * Try to load the module and collect what it logged: the load's result
  * (0 or -errno), its log lines in @log, their number in @nlines.

@@ -18,6 +18,7 @@ lkvm_vm_kver() {
 }
 
 # The modules the test VM's initramfs loads, in order, to reach the host's
-# root filesystem over virtio-9p and lay a tmpfs overlay on it.
-LKVM_VM_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-netfs fscache 9pnet 9pnet_virtio 9p overlay"
+# root filesystem over virtio-9p and lay a tmpfs overlay on it (a kernel
+# with them built in sets it empty).
+LKVM_VM_MODULES=${LKVM_VM_MODULES-"virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
+virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay"}

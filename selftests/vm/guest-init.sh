@@ -20,6 +20,20 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 ip link set lo up 2>/dev/null
+# Another kernel than Debian's (make check-sanitized): its modules where
+# modprobe looks, and its image where the tests look for the running
+# kernel's, to boot it as a guest.
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	lkvm.moddir=*)
+		mkdir -p "/lib/modules/$(uname -r)"
+		mount --bind "${arg#lkvm.moddir=}" "/lib/modules/$(uname -r)"
+		;;
+	lkvm.guest_kernel=*)
+		ln -sf "${arg#lkvm.guest_kernel=}" "/boot/vmlinuz-$(uname -r)"
+		;;
+	esac
+done
 hostname lkvm-test-vm
 
 echo "LKVM-VM-BOOTED" > /dev/ttyS0

@@ -4,6 +4,9 @@
 # host root over 9p, and initramfs-init as /init.
 #
 # usage: mkinitramfs.sh OUTPUT.cpio.gz
+# Environment: LKVM_VM_KVER, LKVM_VM_MODDIR and LKVM_VM_MODULES, another
+# kernel's release, modules directory and the modules its initramfs loads
+# (default: Debian's kernel, /lib/modules/KVER, config.sh's list).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,8 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/config.sh"
 
 out=${1:?usage: mkinitramfs.sh OUTPUT}
-kver=$(lkvm_vm_kver)
+# Another kernel's modules (make check-sanitized): its release and where they are.
+kver=${LKVM_VM_KVER:-$(lkvm_vm_kver)}
 [ -n "$kver" ] || { echo "mkinitramfs: no Debian kernel in /boot (make deps)" >&2; exit 1; }
+moddir=${LKVM_VM_MODDIR:-/lib/modules/$kver}
 busybox=$(command -v busybox || true)
 # A static binary has no program interpreter. (Read the headers first: a
 # grep -q that stops early would make readelf fail under pipefail.)
@@ -29,7 +34,7 @@ cp "$busybox" "$tmp/bin/busybox"
 cp "$here/initramfs-init" "$tmp/init"
 chmod 755 "$tmp/init"
 
-moddir=/lib/modules/$kver
+: > "$tmp/modules/order"
 for m in $LKVM_VM_MODULES; do
 	f=$(find "$moddir/kernel" -name "$m.ko*" -print -quit)
 	[ -n "$f" ] || { echo "mkinitramfs: module $m not found under $moddir" >&2; exit 1; }

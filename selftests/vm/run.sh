@@ -8,6 +8,9 @@
 # same paths as on the host. Its output streams here; the VM's console is
 # saved to OUTDIR/console.log and its tail is printed if the VM fails.
 #
+# Environment: LKVM_VM_KERNEL, LKVM_VM_INITRAMFS and LKVM_VM_APPEND boot
+# another kernel than Debian's (selftests/check-sanitized.sh).
+#
 # usage: run.sh [-t SECONDS] [-o OUTDIR] [-c CPUS] [-m MEM] [-C MODEL] [-q] [-g] [-Q QEMU-ARG]... -- COMMAND...
 #
 #   -C  QEMU CPU model (default max; qemu64,-svm is an AMD CPU without SVM)
@@ -55,9 +58,11 @@ done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || usage
 
-kver=$(lkvm_vm_kver)
-kernel=/boot/vmlinuz-$kver
-initramfs=$repo/build/vm/initramfs.cpio.gz
+# Another kernel (make check-sanitized): its image, its initramfs (made by
+# mkinitramfs.sh for it) and what its command line needs in addition.
+kernel=${LKVM_VM_KERNEL:-/boot/vmlinuz-$(lkvm_vm_kver)}
+initramfs=${LKVM_VM_INITRAMFS:-$repo/build/vm/initramfs.cpio.gz}
+append=${LKVM_VM_APPEND:-}
 for f in "$kernel" "$initramfs"; do
 	[ -r "$f" ] || { echo "lkvm-vm: $f is missing (run make deps; make)" >&2; exit 125; }
 done
@@ -99,7 +104,7 @@ start=$(date +%s)
 	-machine pc -accel "tcg,thread=$tcg_thread" -cpu "$cpu_model" -smp "$cpus" -m "$mem" \
 	-nic none \
 	-kernel "$kernel" -initrd "$initramfs" \
-	-append "console=ttyS0 panic=-1 oops=panic mitigations=off nokaslr lkvm.out=$outdir lkvm.init=$here/guest-init.sh" \
+	-append "console=ttyS0 panic=-1 oops=panic mitigations=off nokaslr lkvm.out=$outdir lkvm.init=$here/guest-init.sh $append" \
 	-serial "file:$outdir/console.log" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$outdir,mount_tag=lkvmout,security_model=none,multidevs=remap" \
