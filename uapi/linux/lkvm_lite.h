@@ -32,6 +32,8 @@
 #define LKVM_CAP_TEST_EXITS	9	/* value: the LKVM_TEST_EXIT_* flags supported */
 #define LKVM_CAP_VCPU_STATS	10	/* value: LKVM_VCPU_NR_STATS */
 #define LKVM_CAP_PLATFORM	11	/* value: 1, LKVM_CREATE_PLATFORM works */
+#define LKVM_CAP_NET		12	/* value: virtio-net devices per VM (LKVM_CREATE_NET) */
+#define LKVM_CAP_VM_STATS	13	/* value: LKVM_VM_NR_STATS */
 
 /**
  * struct lkvm_cap - argument of LKVM_CHECK_CAP
@@ -309,6 +311,70 @@ struct lkvm_platform {
 	__u64 reserved[3];
 };
 
+/**
+ * struct lkvm_net - argument of LKVM_CREATE_NET
+ * @flags:     in: must be zero
+ * @pci_devfn: out: the device's slot and function on PCI bus 0
+ * @ifname:    in: the host net_device's name, NUL-terminated: a name, or a
+ *             pattern with one "%d"; all zero means "lkvm%d".
+ *             out: the name it got
+ * @mac:       in: the guest's MAC address, unicast; all zero means a random
+ *             locally administered one. out: the address it got
+ * @pad:       must be zero
+ * @ifindex:   out: the host net_device's interface index
+ * @pad2:      must be zero
+ * @reserved:  must be zero
+ *
+ * Adds a virtio 1.x network device on virtio-pci to a VM that has a
+ * platform, and a host net_device that is its other end: what the guest
+ * sends arrives on the host through it, what the host sends through it
+ * reaches the guest. Both live as long as the VM; deleting the host
+ * net_device first takes the guest's link down. Only before the first
+ * vCPU runs.
+ */
+struct lkvm_net {
+	__u32 flags;
+	__u32 pci_devfn;
+	char ifname[16];
+	__u8 mac[6];
+	__u16 pad;
+	__u32 ifindex;
+	__u32 pad2;
+	__u64 reserved[4];
+};
+
+/* Indexes into lkvm_vm_stats.stat; never renumbered. Net counters sum every NIC. */
+enum {
+	LKVM_VM_STAT_NET_TX_PACKETS,	/* frames the guest sent, passed to the host */
+	LKVM_VM_STAT_NET_TX_BYTES,
+	LKVM_VM_STAT_NET_RX_PACKETS,	/* frames the host sent, put in guest buffers */
+	LKVM_VM_STAT_NET_RX_BYTES,
+	LKVM_VM_STAT_NET_TX_DROPPED,	/* guest frames dropped: link down, bad header, no memory */
+	LKVM_VM_STAT_NET_RX_DROPPED,	/* host frames dropped: no guest buffers, driver not ready */
+	LKVM_VM_STAT_NET_NOTIFY,	/* queue notifications the guest wrote */
+	LKVM_VM_STAT_NET_IRQS,		/* interrupts the devices raised */
+	LKVM_VM_STAT_NET_TX_DEFERRED,	/* TX drains left to a worker, over budget */
+	LKVM_VM_STAT_NET_BAD_DESC,	/* malformed descriptor chains */
+	LKVM_VM_STAT_NET_NEEDS_RESET,	/* times a device marked itself broken */
+	LKVM_VM_STAT_IRQ_POSTED,	/* interrupts posted to any vCPU */
+	LKVM_VM_STAT_IRQ_KICKS,		/* IPIs sent to a vCPU in guest mode */
+	LKVM_VM_STAT_IRQ_NO_EXIT,	/* posts to a vCPU outside guest mode: no exit of their own */
+};
+
+#define LKVM_VM_NR_STATS	32
+
+/**
+ * struct lkvm_vm_stats - argument of LKVM_GET_VM_STATS
+ * @vcpu: out: the LKVM_STAT_* counters summed over every vCPU the VM has
+ *        had, closed ones included
+ * @stat: out: the VM's own counters, indexed by LKVM_VM_STAT_*; unused
+ *        entries read as zero
+ */
+struct lkvm_vm_stats {
+	__u64 vcpu[LKVM_VCPU_NR_STATS];
+	__u64 stat[LKVM_VM_NR_STATS];
+};
+
 /* ioctls on /dev/lkvm_lite */
 #define LKVM_GET_API_VERSION	_IO(LKVMIO, 0x00)
 #define LKVM_CHECK_CAP		_IOWR(LKVMIO, 0x01, struct lkvm_cap)
@@ -319,6 +385,8 @@ struct lkvm_platform {
 #define LKVM_CREATE_VCPU	_IO(LKVMIO, 0x11)
 #define LKVM_SET_TEST_EXITS	_IOW(LKVMIO, 0x12, struct lkvm_test_exits)
 #define LKVM_CREATE_PLATFORM	_IOW(LKVMIO, 0x13, struct lkvm_platform)
+#define LKVM_CREATE_NET		_IOWR(LKVMIO, 0x14, struct lkvm_net)
+#define LKVM_GET_VM_STATS	_IOR(LKVMIO, 0x15, struct lkvm_vm_stats)
 
 /* ioctls on a vCPU file descriptor */
 #define LKVM_GET_REGS		_IOR(LKVMIO, 0x20, struct lkvm_regs)
