@@ -603,6 +603,7 @@ static const struct ethtool_ops lkvm_net_ethtool_ops = {
 static struct rtnl_link_ops lkvm_net_link_ops = {
 	.kind = "lkvm",
 	.priv_size = sizeof(struct lkvm_net_priv),
+	.dellink = unregister_netdevice_queue,
 };
 
 static void lkvm_net_setup(struct net_device *ndev)
