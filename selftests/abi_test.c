@@ -86,7 +86,7 @@ TEST_F(dev, cap_nr_asids_match_cpuid)
 TEST_F(dev, cap_unknown_is_zero)
 {
 	/* Keep the second one just past the highest capability defined. */
-	unsigned int caps[] = { 0, LKVM_CAP_PLATFORM + 1, 1000, 0xffffffffu };
+	unsigned int caps[] = { 0, LKVM_CAP_VM_STATS + 1, 1000, 0xffffffffu };
 	unsigned int i;
 
 	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
