@@ -620,21 +620,6 @@ TEST(net_more_than_pci_slots)
 	EXPECT_EQ(2, r.status);
 }
 
-TEST(net_without_cap)
-{
-	const char *const args[] = { "-m", "128M", "--console", "none", "-n", "", NULL };
-	struct result r;
-
-	if (!lkvm_module_loaded())
-		SKIP(return, "the module is not loaded");
-	if (module_cap(LKVM_CAP_NET))
-		SKIP(return, "the module has LKVM_CAP_NET");
-	if (!get_host_kernel())
-		SKIP(return, "no readable host kernel");
-	run_launcher(args, NULL, &r);
-	EXPECT_REFUSED(&r, "-n '': this lkvm_lite module has no in-kernel NIC (LKVM_CAP_NET is 0)");
-}
-
 TEST(net_more_than_cap)
 {
 	const char *args[ARGS_MAX] = { "-m", "128M", "--console", "none" };
@@ -819,22 +804,6 @@ TEST_F(vm, stat_getfd_refused)
 	snprintf(what, sizeof(what), "%d: pidfd_getfd of its VM (fd ", pid);
 	EXPECT_REFUSED(&r, what);
 	EXPECT_NE(NULL, strstr(r.err, strerror(EPERM))) TH_LOG("%s", r.err);
-}
-
-TEST_F(vm, stat_without_cap)
-{
-	char what[128];
-	struct result r;
-
-	if (self->vm_fd < 0)
-		SKIP(return, "the module is not loaded");
-	if (module_cap(LKVM_CAP_VM_STATS))
-		SKIP(return, "the module has LKVM_CAP_VM_STATS");
-	run_command("stat", self->args, NULL, &r);
-	snprintf(what, sizeof(what), "%d: this lkvm_lite module cannot report VM counters",
-		 getpid());
-	EXPECT_REFUSED(&r, what);
-	EXPECT_NE(NULL, strstr(r.err, "LKVM_CAP_VM_STATS")) TH_LOG("%s", r.err);
 }
 
 /* A VM that has never run has counted nothing, and says so in both forms. */
