@@ -16,7 +16,7 @@
  * needs (mergeable buffers), with the virtio-net header in front. The
  * interrupt goes out once per batch of frames (when the stack says no
  * more follow) and only if the driver asked for it. Out of buffers, the
- * host queue stops until the driver adds some.
+ * frame is dropped and counted.
  *
  * Offloads both ways: the header's checksum and GSO fields become the
  * skb's, and back; what the driver did not negotiate, the host stack does
@@ -98,7 +98,6 @@ struct lkvm_nic {
 	struct lkvm_vq_chain tx_chain;
 	/* Updated under the queue locks (RX side and TX side), read anywhere. */
 	struct lkvm_net_stats st;
-	bool rx_stopped;	/* the host queue waits for receive buffers */
 };
 
 /* The host net_device's private part: which NIC it is the end of. */
@@ -372,28 +371,19 @@ static netdev_tx_t lkvm_net_xmit(struct sk_buff *skb, struct net_device *ndev)
 		spin_unlock(lock);
 		goto drop;
 	}
+	/*
+	 * Out of buffers, the frame is dropped, as a NIC's full ring drops:
+	 * stopping the queue instead would let a guest that never posts
+	 * buffers hold the host's senders, whose frames the qdisc keeps.
+	 */
 	ret = lkvm_net_rx(nic, skb);
-	if (ret == -ENOSPC) {
-		/* Wait for buffers: the driver's next notify wakes the queue. */
-		netif_stop_queue(ndev);
-		nic->rx_stopped = true;
-		lkvm_net_rx_publish(nic);
-		if (!lkvm_vq_notify(nic->vm, &nic->v.vq[LKVM_NET_RXQ], true)) {
-			spin_unlock(lock);
-			return NETDEV_TX_BUSY;
-		}
-		/* Buffers came meanwhile. */
-		nic->rx_stopped = false;
-		netif_wake_queue(ndev);
-		ret = lkvm_net_rx(nic, skb);
-	}
 	if (ret) {
 		nic->st.rx_dropped++;
 	} else {
 		nic->st.rx_packets++;
 		nic->st.rx_bytes += skb->len;
 	}
-	if (!netdev_xmit_more() || netif_queue_stopped(ndev))
+	if (!netdev_xmit_more())
 		lkvm_net_rx_publish(nic);
 	spin_unlock(lock);
 	if (ret)
@@ -410,7 +400,6 @@ drop:
 static void lkvm_net_notify(struct lkvm_virtio *v, u16 q)
 {
 	struct lkvm_nic *nic = lkvm_nic(v);
-	struct net_device *ndev;
 
 	WRITE_ONCE(nic->st.notify, nic->st.notify + 1);
 	if (q == LKVM_NET_TXQ) {
@@ -420,17 +409,7 @@ static void lkvm_net_notify(struct lkvm_virtio *v, u16 q)
 		}
 		return;
 	}
-	/* Receive buffers: a host queue waiting for them may go on. */
-	spin_lock_bh(&v->qlock[LKVM_NET_RXQ]);
-	if (nic->rx_stopped) {
-		nic->rx_stopped = false;
-		rcu_read_lock();
-		ndev = rcu_dereference(nic->ndev);
-		if (ndev)
-			netif_wake_queue(ndev);
-		rcu_read_unlock();
-	}
-	spin_unlock_bh(&v->qlock[LKVM_NET_RXQ]);
+	/* Receive buffers need no action: the next frame finds them. */
 }
 
 static bool lkvm_net_link_up(struct lkvm_nic *nic)
@@ -484,13 +463,6 @@ static void lkvm_net_reset(struct lkvm_virtio *v)
 	/* The status already says so; the worker may be between chains. */
 	cancel_work_sync(&nic->tx_work);
 	lkvm_net_carrier(nic, false);
-	spin_lock_bh(&v->qlock[LKVM_NET_RXQ]);
-	nic->rx_stopped = false;
-	spin_unlock_bh(&v->qlock[LKVM_NET_RXQ]);
-	rcu_read_lock();
-	if (rcu_dereference(nic->ndev))
-		netif_wake_queue(rcu_dereference(nic->ndev));
-	rcu_read_unlock();
 }
 
 static const struct lkvm_virtio_ops lkvm_net_virtio_ops = {

@@ -350,7 +350,7 @@ enum {
 	LKVM_VM_STAT_NET_RX_PACKETS,	/* frames the host sent, put in guest buffers */
 	LKVM_VM_STAT_NET_RX_BYTES,
 	LKVM_VM_STAT_NET_TX_DROPPED,	/* guest frames dropped: link down, bad header, no memory */
-	LKVM_VM_STAT_NET_RX_DROPPED,	/* host frames dropped: driver not ready, frame too big */
+	LKVM_VM_STAT_NET_RX_DROPPED,	/* host frames dropped: no buffers, no driver, too big */
 	LKVM_VM_STAT_NET_NOTIFY,	/* queue notifications the guest wrote */
 	LKVM_VM_STAT_NET_IRQS,		/* interrupts the devices raised */
 	LKVM_VM_STAT_NET_TX_DEFERRED,	/* TX drains left to a worker, over budget */
