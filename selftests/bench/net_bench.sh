@@ -189,11 +189,6 @@ wait_guest() {
 		sleep 0.5
 		t=$((t + 1))
 	done
-	t=0
-	until ping -q -c 1 -W 2 "$vm_guest" > /dev/null 2>&1; do
-		t=$((t + 1))
-		[ $t -lt 10 ] || { col_failed "$name" "the guest does not answer ping"; return 1; }
-	done
 }
 
 stop_vmm() {
