@@ -95,11 +95,8 @@ client() {
 snapshot() {
 	if [ "$kind" = lkvm ]; then
 		$launcher stat "$vmm" --json > "$tmp/stat.json" 2> "$tmp/stat.err" || return 1
-		# The counters by name, wherever the object nests them.
-		jq -e -r '[.. | objects] as $o
-			| [ "exits", "userspace_exits", "net_irqs", "net_tx_packets", "net_rx_packets" ]
-			| map(. as $k | first($o[] | select(has($k)) | .[$k]))
-			| "\(.[0]) \(.[1]) \(.[2]) \(.[3] + .[4])"' \
+		jq -e -r '"\(.vcpu.exits) \(.vcpu.userspace_exits) \(.vm.net_irqs)" +
+			  " \(.vm.net_tx_packets + .vm.net_rx_packets)"' \
 			"$tmp/stat.json" 2>> "$tmp/stat.err" || return 1
 	else
 		st=/sys/class/net/$hostif/statistics
