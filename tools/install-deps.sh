@@ -17,6 +17,8 @@ packages=(
 	qemu-system-x86 linux-image-amd64 busybox-static cpio gzip
 	# used by the tests inside the test VM
 	iproute2 procps linux-perf trace-cmd
+	# the network benchmark: traffic, and reading iperf3's JSON
+	iperf3 jq
 )
 
 # make check-sanitized also builds a kernel.

@@ -7,12 +7,16 @@
 # .lkvm is our side of a figure, one ending in .kvm (kvm_amd) or .qemu_kvm
 # (QEMU on kvm_amd) the peer's; the table pairs them by what comes before.
 # A name ending in .lkvm_traced (lkvm_lite with lkvm-lite trace attached)
-# goes in a second table, beside the same figure untraced.
+# goes in a second table, beside the same figure untraced. The network
+# figures (net.*) have four columns, lkvm, qemu_vhost, qemu_user and
+# native, and a table of their own, followed by why a column failed if
+# FAILED (one reason a line) says so.
 #
-# usage: bench-json.sh FIGURES BENCH_JSON
+# usage: bench-json.sh FIGURES BENCH_JSON [FAILED]
 
-figures=${1:?usage: bench-json.sh FIGURES BENCH_JSON}
-json=${2:?usage: bench-json.sh FIGURES BENCH_JSON}
+figures=${1:?usage: bench-json.sh FIGURES BENCH_JSON [FAILED]}
+json=${2:?usage: bench-json.sh FIGURES BENCH_JSON [FAILED]}
+failed=${3:-}
 
 [ -s "$figures" ] || { echo "bench-json: no figures in $figures" >&2; exit 1; }
 if ! awk 'NF != 2 || $2 !~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ { exit 1 }' "$figures"; then
@@ -47,6 +51,7 @@ awk '
 	}' "$old" "$figures" > "$json.tmp" && mv "$json.tmp" "$json" || exit 1
 
 awk '
+	/^net\./ { next }
 	{
 		side = $1; sub(/.*\./, "", side)
 		fig = $1; sub(/\.[^.]*$/, "", fig)
@@ -57,6 +62,8 @@ awk '
 		val[fig, side] = $2
 	}
 	END {
+		if (!n)
+			exit
 		printf "%-36s %12s %12s %10s  %s\n", "figure", "lkvm", "peer", "lkvm/peer", "peer"
 		for (i = 1; i <= n; i++) {
 			f = order[i]
@@ -80,4 +87,39 @@ awk '
 			       traced[f] / val[f, "lkvm"]
 		}
 	}' "$figures" || exit 1
+
+# The network benchmark: one row a figure, one column a VMM (or none).
+awk '
+	!/^net\./ { next }
+	{
+		col = $1; sub(/.*\./, "", col)
+		fig = $1; sub(/\.[^.]*$/, "", fig)
+		if (!(fig in seen)) { seen[fig] = 1; order[++n] = fig }
+		val[fig, col] = $2
+	}
+	END {
+		if (!n)
+			exit
+		split("lkvm qemu_vhost qemu_user native", cols, " ")
+		printf "\n%-30s %11s %11s %11s %11s\n", "network", cols[1], cols[2], cols[3], cols[4]
+		for (i = 1; i <= n; i++) {
+			printf "%-30s", order[i]
+			# A figure missing from a column that failed in a round
+			# failed with it; the reasons come below the table.
+			for (c = 1; c <= 4; c++) {
+				v = "-"
+				if ((order[i], cols[c]) in val)
+					v = val[order[i], cols[c]]
+				else if (("net.failed_rounds", cols[c]) in val &&
+					 val["net.failed_rounds", cols[c]] + 0 > 0)
+					v = "failed"
+				printf " %11s", v
+			}
+			printf "\n"
+		}
+	}' "$figures" || exit 1
+if [ -n "$failed" ] && [ -s "$failed" ]; then
+	echo
+	sed 's/^/failed: /' "$failed"
+fi
 echo "bench: figures written to $json"

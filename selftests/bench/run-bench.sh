@@ -9,19 +9,28 @@
 # under TCG is large and drifts, so the peers alternate within every round
 # and each figure is the median over the rounds.
 #
-# Writes "name value" lines (the medians) to $LKVM_VM_OUT/bench.txt, which
-# selftests/bench/bench-json.sh turns into bench.json on the host.
+# Then the network benchmark (selftests/bench/net_bench.sh): lkvm-lite's
+# virtio-net beside QEMU/KVM with and without vhost-net and a native veth
+# pair, in rounds of its own.
 #
-# usage: run-bench.sh [ROUNDS [N [BOOT_ROUNDS]]]
+# Writes "name value" lines (the medians) to $LKVM_VM_OUT/bench.txt, which
+# selftests/bench/bench-json.sh turns into bench.json on the host, and why
+# a network column failed, if one did, to $LKVM_VM_OUT/bench-failed.txt.
+#
+# usage: run-bench.sh [ROUNDS [N [BOOT_ROUNDS [NET_ROUNDS]]]]
 #   ROUNDS: rounds of lkvm then kvm (default 5)
 #   N:      exits per measurement (default 30000: under TCG, where one exit
 #           costs 20 to 150 us, 0.7 to 2 s each)
 #   BOOT_ROUNDS: rounds of lkvm-lite then QEMU/KVM boots (default 3)
+#   NET_ROUNDS: rounds of the network benchmark's four columns (default 2)
+#   $BENCH: the parts to run, of "exit boot net" (default: all three)
 #   $LKVM_MODULE: the module to load (default kernel/lkvm_lite.ko)
 
 rounds=${1:-5}
 n=${2:-30000}
 boot_rounds=${3:-3}
+net_rounds=${4:-2}
+parts=${BENCH:-exit boot net}
 bench=build/selftests/exit_bench
 boot_bench=build/selftests/boot_bench
 # Both VMMs boot the same kernel (the test VM's own, Debian's) and the same
@@ -34,6 +43,7 @@ boot_params="lkvm.test=init"
 launcher=tools/lkvm-lite/lkvm-lite
 module=${LKVM_MODULE:-kernel/lkvm_lite.ko}
 out=${LKVM_VM_OUT:?run-bench.sh runs in the test VM (selftests/vm/run.sh)}/bench.txt
+failed=$LKVM_VM_OUT/bench-failed.txt
 raw=/tmp/bench-raw
 
 fail() {
@@ -62,22 +72,21 @@ measure() {
 	done
 }
 
-: > "$raw"
-# kvm_amd gives SVM up only when unloaded: start without it.
-modprobe -r kvm_amd 2>/dev/null
-echo "# exit_bench: $rounds rounds of lkvm then kvm, $n exits per figure"
-i=1
-while [ "$i" -le "$rounds" ]; do
-	echo "# round $i"
-	insmod "$module" || fail "$module did not load"
-	measure lkvm
-	measure_traced
-	rmmod lkvm_lite || fail "lkvm_lite did not unload"
-	modprobe kvm_amd || fail "kvm_amd did not load"
-	measure kvm
-	modprobe -r kvm_amd || fail "kvm_amd did not unload"
-	i=$((i + 1))
-done
+exit_part() {
+	echo "# exit_bench: $rounds rounds of lkvm then kvm, $n exits per figure"
+	i=1
+	while [ "$i" -le "$rounds" ]; do
+		echo "# round $i"
+		insmod "$module" || fail "$module did not load"
+		measure lkvm
+		measure_traced
+		rmmod lkvm_lite || fail "lkvm_lite did not unload"
+		modprobe kvm_amd || fail "kvm_amd did not load"
+		measure kvm
+		modprobe -r kvm_amd || fail "kvm_amd did not unload"
+		i=$((i + 1))
+	done
+}
 
 # $1: lkvm or qemu_kvm: one boot, its three figures appended to $raw.
 measure_boot() {
@@ -102,27 +111,46 @@ measure_boot() {
 	cat /tmp/bench-one >> "$raw"
 }
 
-failed_lkvm=0
-failed_qemu_kvm=0
+boot_part() {
+	failed_lkvm=0
+	failed_qemu_kvm=0
 
-echo "# boot_bench: $boot_rounds rounds of lkvm-lite then QEMU/KVM, ${boot_mem} MiB guests"
-i=1
-while [ "$i" -le "$boot_rounds" ]; do
-	echo "# boot round $i"
-	insmod "$module" || fail "$module did not load"
-	measure_boot lkvm
-	rmmod lkvm_lite || fail "lkvm_lite did not unload"
-	modprobe kvm_amd || fail "kvm_amd did not load"
-	measure_boot qemu_kvm
-	modprobe -r kvm_amd || fail "kvm_amd did not unload"
-	i=$((i + 1))
-done
+	echo "# boot_bench: $boot_rounds rounds of lkvm-lite then QEMU/KVM, ${boot_mem} MiB guests"
+	i=1
+	while [ "$i" -le "$boot_rounds" ]; do
+		echo "# boot round $i"
+		insmod "$module" || fail "$module did not load"
+		measure_boot lkvm
+		rmmod lkvm_lite || fail "lkvm_lite did not unload"
+		modprobe kvm_amd || fail "kvm_amd did not load"
+		measure_boot qemu_kvm
+		modprobe -r kvm_amd || fail "kvm_amd did not unload"
+		i=$((i + 1))
+	done
 
-# Failed boots are figures too, so that bench.json shows them.
-echo "boot.failed_boots.lkvm $failed_lkvm" >> "$raw"
-echo "boot.failed_boots.qemu_kvm $failed_qemu_kvm" >> "$raw"
-for name in lkvm qemu_kvm; do
-	grep -q "^boot.to_init_s.$name " "$raw" || fail "no $name boot succeeded"
+	# Failed boots are figures too, so that bench.json shows them.
+	echo "boot.failed_boots.lkvm $failed_lkvm" >> "$raw"
+	echo "boot.failed_boots.qemu_kvm $failed_qemu_kvm" >> "$raw"
+	for name in lkvm qemu_kvm; do
+		grep -q "^boot.to_init_s.$name " "$raw" || fail "no $name boot succeeded"
+	done
+}
+
+# A column that fails leaves its reason in $failed; the others go on.
+net_part() {
+	selftests/bench/net_bench.sh "$raw" "$failed" "$net_rounds" ||
+		fail "the network benchmark failed"
+}
+
+: > "$raw"
+rm -f "$failed"
+# kvm_amd gives SVM up only when unloaded: start without it.
+modprobe -r kvm_amd 2>/dev/null
+for part in $parts; do
+	case $part in
+	exit | boot | net) ${part}_part ;;
+	*) fail "unknown part $part in BENCH (exit, boot, net)" ;;
+	esac
 done
 
 # The median of each name's values, in the order the names came.
@@ -142,7 +170,8 @@ awk '
 				m = v[name, (k + 1) / 2]
 			else
 				m = (v[name, k / 2] + v[name, k / 2 + 1]) / 2
-			printf "%s %.2f\n", name, m
+			# Per-packet figures are mostly well below 1.
+			printf (m != 0 && m < 1 && m > -1) ? "%s %.4f\n" : "%s %.2f\n", name, m
 		}
 	}' "$raw" > "$out" || fail "could not write $out"
 echo "# medians:"

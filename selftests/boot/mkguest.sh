@@ -1,26 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the initramfs of the Linux guests the selftests and benchmarks boot:
-# static busybox, guest-init as /init, and the modules a stock Debian
-# guest needs for a virtio-net NIC, in /lib/modules/net/ with the order
-# to load them in /lib/modules/net/order.
+# static busybox, guest-init (or --init's file) as /init, and the modules
+# a stock Debian guest needs for a virtio-net NIC, in /lib/modules/net/
+# with the order to load them in /lib/modules/net/order.
 #
-# usage: mkguest.sh [--kver VERSION] [--bin PROGRAM]... OUTPUT.cpio.gz
+# usage: mkguest.sh [--kver VERSION] [--init FILE] [--bin PROGRAM]... OUTPUT.cpio.gz
 #   --kver  the guest kernel's module version (default: the test VM's kernel)
+#   --init  the guest's /init (default: guest-init beside this script)
 #   --bin   add a dynamically linked program with the libraries it needs
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 kver=$(. "$here/../vm/config.sh" && lkvm_vm_kver)
+init=$here/guest-init
 bins=()
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--kver) kver=$2; shift 2 ;;
+	--init) init=$2; shift 2 ;;
 	--bin) bins+=("$2"); shift 2 ;;
 	*) echo "mkguest: unknown option $1" >&2; exit 2 ;;
 	esac
 done
-out=${1:?usage: mkguest.sh [--kver VERSION] [--bin PROGRAM]... OUTPUT}
+out=${1:?usage: mkguest.sh [--kver VERSION] [--init FILE] [--bin PROGRAM]... OUTPUT}
 busybox=$(command -v busybox || true)
 headers=$([ -n "$busybox" ] && readelf -l "$busybox" 2>/dev/null || echo interpreter)
 if grep -q 'interpreter' <<< "$headers"; then
@@ -32,7 +35,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{bin,dev,proc,sys,tmp,lib/modules/net}
 cp "$busybox" "$tmp/bin/busybox"
-cp "$here/guest-init" "$tmp/init"
+cp "$init" "$tmp/init"
 chmod 755 "$tmp/init"
 
 # virtio_net and what it depends on, in load order.
