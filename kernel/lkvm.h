@@ -306,6 +306,8 @@ bool lkvm_lapic_mmio(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *
  */
 int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu);
 void lkvm_lapic_accept(struct lkvm_vcpu *vcpu, u8 vector);
+/* The vCPU goes to sleep in HLT: trace what the APIC holds (lkvm_apic_halt). */
+void lkvm_lapic_trace_halt(struct lkvm_vcpu *vcpu);
 
 /* An interrupt message, as an IOAPIC entry, an MSI or an ICR write sends it. */
 struct lkvm_apic_irq {

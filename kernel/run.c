@@ -332,6 +332,8 @@ static bool lkvm_halt_done(struct lkvm_vcpu *vcpu)
 static int lkvm_vcpu_halt(struct lkvm_vcpu *vcpu)
 {
 	trace_lkvm_halt(vcpu->vm->id, vcpu->id, false);
+	if (vcpu->apic)
+		lkvm_lapic_trace_halt(vcpu);
 	if (wait_event_interruptible(vcpu->wq, lkvm_halt_done(vcpu)))
 		return -EINTR;
 	trace_lkvm_halt(vcpu->vm->id, vcpu->id, true);
