@@ -212,6 +212,12 @@ void lkvm_lapic_accept(struct lkvm_vcpu *vcpu, u8 vector)
 	__set_bit(vector, vcpu->apic->isr);
 }
 
+/* The CPU did not take @vector after all: back out of the ISR (the caller sets the IRR). */
+void lkvm_lapic_unaccept(struct lkvm_vcpu *vcpu, u8 vector)
+{
+	__clear_bit(vector, vcpu->apic->isr);
+}
+
 static void lkvm_lapic_do_eoi(struct lkvm_lapic *apic)
 {
 	struct lkvm_vcpu *vcpu = apic->vcpu;
