@@ -190,11 +190,32 @@ int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu)
 	return irrv;
 }
 
+void lkvm_lapic_trace_halt(struct lkvm_vcpu *vcpu)
+{
+	struct lkvm_lapic *apic = vcpu->apic;
+	unsigned long irr = find_last_bit(vcpu->pi.pir, 256);
+	s64 timer_ns = -1;
+
+	if (!trace_lkvm_apic_halt_enabled())
+		return;
+	if (hrtimer_active(&apic->timer))
+		timer_ns = ktime_to_ns(hrtimer_get_remaining(&apic->timer));
+	trace_lkvm_apic_halt(vcpu->vm->id, vcpu->id, irr < 256 ? (int)irr : -1,
+			     lkvm_lapic_highest_isr(apic), bitmap_weight(apic->isr, 256),
+			     lkvm_lapic_ppr(apic), lkvm_lapic_tpr(apic), timer_ns);
+}
+
 /* The CPU takes @vector: from the IRR into the ISR. */
 void lkvm_lapic_accept(struct lkvm_vcpu *vcpu, u8 vector)
 {
 	clear_bit(vector, vcpu->pi.pir);
 	__set_bit(vector, vcpu->apic->isr);
+}
+
+/* The CPU did not take @vector after all: back out of the ISR (the caller sets the IRR). */
+void lkvm_lapic_unaccept(struct lkvm_vcpu *vcpu, u8 vector)
+{
+	__clear_bit(vector, vcpu->apic->isr);
 }
 
 static void lkvm_lapic_do_eoi(struct lkvm_lapic *apic)
@@ -432,6 +453,8 @@ static void lkvm_lapic_timer_start(struct lkvm_lapic *apic)
 	apic->start = ktime_get();
 	hrtimer_start(&apic->timer, ktime_add_ns(apic->start, apic->period_ns),
 		      HRTIMER_MODE_ABS_HARD);
+	trace_lkvm_apic_timer_arm(apic->vcpu->vm->id, apic->vcpu->id, mode >> 17, apic->tmict, 0,
+				  apic->period_ns);
 }
 
 static void lkvm_lapic_deadline_start(struct lkvm_lapic *apic)
@@ -445,6 +468,8 @@ static void lkvm_lapic_deadline_start(struct lkvm_lapic *apic)
 	ns = min_t(u64, ns, KTIME_MAX / 2);
 	apic->armed_mode = APIC_LVT_TIMER_TSCDEADLINE;
 	hrtimer_start(&apic->timer, ktime_add_ns(ktime_get(), ns), HRTIMER_MODE_ABS_HARD);
+	trace_lkvm_apic_timer_arm(vcpu->vm->id, vcpu->id, APIC_LVT_TIMER_TSCDEADLINE >> 17,
+				  apic->tsc_deadline, now, ns);
 }
 
 /* How many ticks are left: 0 once a one-shot count ran out. */
@@ -473,6 +498,9 @@ static void lkvm_lapic_set_tmict(struct lkvm_lapic *apic, u32 val)
 	apic->tmict = val;
 	if (val)
 		lkvm_lapic_timer_start(apic);
+	else
+		trace_lkvm_apic_timer_arm(apic->vcpu->vm->id, apic->vcpu->id,
+					  lkvm_lapic_timer_mode(apic) >> 17, 0, 0, 0);
 }
 
 static void lkvm_lapic_set_deadline(struct lkvm_lapic *apic, u64 val)
@@ -484,6 +512,9 @@ static void lkvm_lapic_set_deadline(struct lkvm_lapic *apic, u64 val)
 	WRITE_ONCE(apic->tsc_deadline, val);
 	if (val)
 		lkvm_lapic_deadline_start(apic);
+	else
+		trace_lkvm_apic_timer_arm(apic->vcpu->vm->id, apic->vcpu->id,
+					  APIC_LVT_TIMER_TSCDEADLINE >> 17, 0, 0, 0);
 }
 
 /* ---- registers ---- */

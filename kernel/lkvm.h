@@ -189,6 +189,8 @@ struct lkvm_vcpu {
 	bool halted;
 	wait_queue_head_t wq;
 	struct lkvm_pi_desc pi;
+	/* A vector was offered as V_IRQ at the last entry (posted_irq.c). */
+	bool irq_offered;
 	struct lkvm_pending_read read;
 	u64 mtrr_def_type;
 	/* The guest's debug registers: virtual, never loaded into the CPU. */
@@ -328,6 +330,9 @@ bool lkvm_lapic_mmio(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *
  */
 int lkvm_lapic_next_irq(struct lkvm_vcpu *vcpu);
 void lkvm_lapic_accept(struct lkvm_vcpu *vcpu, u8 vector);
+void lkvm_lapic_unaccept(struct lkvm_vcpu *vcpu, u8 vector);
+/* The vCPU goes to sleep in HLT: trace what the APIC holds (lkvm_apic_halt). */
+void lkvm_lapic_trace_halt(struct lkvm_vcpu *vcpu);
 
 /* An interrupt message, as an IOAPIC entry, an MSI or an ICR write sends it. */
 struct lkvm_apic_irq {
@@ -389,6 +394,7 @@ void lkvm_kvmclock_enter(struct lkvm_vcpu *vcpu, int cpu);
 void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector);
 bool lkvm_pi_pending(struct lkvm_vcpu *vcpu);
 void lkvm_pi_inject(struct lkvm_vcpu *vcpu);
+void lkvm_pi_exit(struct lkvm_vcpu *vcpu);
 bool lkvm_vcpu_interruptible(struct lkvm_vcpu *vcpu);
 
 #endif /* LKVM_LKVM_H */

@@ -14,6 +14,19 @@
  * (full barrier) looks at the bitmap with IRQs off. Either the vCPU sees
  * the bit before VMRUN, or the poster sees IN_GUEST and its IPI, held
  * pending while IRQs are off, forces an exit right after VMRUN.
+ *
+ * A vector goes into the guest as a virtual interrupt (V_IRQ with the
+ * vector in V_INTR_VECTOR), only when the guest can take it at once, and
+ * not through EVENTINJ. QEMU's SVM, the test VM's CPU, delivers an
+ * EVENTINJ interrupt but leaves its vector behind as a pending exception:
+ * when its CPU loop is asked to stop (the round-robin kick to another
+ * vCPU) before the guest's next exit or exception replaces it, it delivers
+ * the vector a second time, IF clear or not, into the first one's handler
+ * (Linux's timer handler then spins forever on the runqueue lock it
+ * holds). A virtual interrupt takes QEMU's interrupt path, which delivers
+ * it once. The CPU takes it at the first instruction boundary, or an exit
+ * comes first (a host interrupt) and V_IRQ is still set after it: then
+ * the vector goes back to the IRR.
  */
 #include <linux/bitops.h>
 #include <linux/sched.h>
@@ -68,6 +81,40 @@ bool lkvm_vcpu_interruptible(struct lkvm_vcpu *vcpu)
 	       !(vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK);
 }
 
+/* The guest is interruptible, nothing is in EVENTINJ: the CPU takes @vector now. */
+static void lkvm_pi_offer(struct lkvm_vcpu *vcpu, u8 vector)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+
+	c->int_vector = vector;
+	c->int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK | ((vector >> 4) << V_INTR_PRIO_SHIFT);
+	vcpu->irq_offered = true;
+	trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, false);
+}
+
+/*
+ * After #VMEXIT, before anything looks at the ISR: a vector offered at
+ * the entry that the guest has not taken goes back to the IRR.
+ */
+void lkvm_pi_exit(struct lkvm_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &vcpu->vmcb->control;
+	u8 vector = c->int_vector;
+
+	if (!vcpu->irq_offered)
+		return;
+	vcpu->irq_offered = false;
+	if (!(c->int_ctl & V_IRQ_MASK)) {
+		lkvm_stat_inc(vcpu, LKVM_STAT_IRQ_INJECTED);
+		return;
+	}
+	c->int_ctl &= ~(V_IRQ_MASK | V_IGN_TPR_MASK | V_INTR_PRIO_MASK);
+	if (vcpu->apic)
+		lkvm_lapic_unaccept(vcpu, vector);
+	set_bit(vector, vcpu->pi.pir);
+	set_bit(0, &vcpu->pi.on);
+}
+
 static void lkvm_request_irq_window(struct vmcb *vmcb, bool on)
 {
 	u32 *word = &vmcb->control.intercepts[INTERCEPT_VINTR / 32];
@@ -106,17 +153,15 @@ static void lkvm_pi_inject_apic(struct lkvm_vcpu *vcpu)
 		goto out;
 	}
 	lkvm_lapic_accept(vcpu, vector);
-	vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
-	lkvm_stat_inc(vcpu, LKVM_STAT_IRQ_INJECTED);
-	trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, false);
+	lkvm_pi_offer(vcpu, vector);
 out:
 	lkvm_lapic_pv_eoi_enter(vcpu);
 }
 
 /*
- * Before VMRUN, with IRQs off: inject the highest pending vector through
- * EVENTINJ if the guest can take it now; otherwise ask for an exit at the
- * moment it can (the VINTR window) and inject then.
+ * Before VMRUN, with IRQs off: offer the highest pending vector if the
+ * guest can take it now; otherwise ask for an exit at the moment it can
+ * (the VINTR window) and offer it then.
  */
 void lkvm_pi_inject(struct lkvm_vcpu *vcpu)
 {
@@ -145,7 +190,5 @@ void lkvm_pi_inject(struct lkvm_vcpu *vcpu)
 	clear_bit(vector, vcpu->pi.pir);
 	if (find_first_bit(vcpu->pi.pir, 256) < 256)
 		set_bit(0, &vcpu->pi.on);
-	vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_INTR | SVM_EVTINJ_VALID;
-	lkvm_stat_inc(vcpu, LKVM_STAT_IRQ_INJECTED);
-	trace_lkvm_irq_inject(vcpu->vm->id, vcpu->id, vector, false);
+	lkvm_pi_offer(vcpu, vector);
 }

@@ -308,6 +308,8 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 	/* Delivered by VMRUN, or back in EXITINTINFO. */
 	c->event_inj = 0;
 	lkvm_reinject_interrupted(vcpu);
+	/* Before the PV EOI: an EOI there is for what the guest has taken. */
+	lkvm_pi_exit(vcpu);
 	if (vcpu->apic)
 		lkvm_lapic_pv_eoi_exit(vcpu);
 	lkvm_stat_inc(vcpu, LKVM_STAT_EXITS);
@@ -332,6 +334,8 @@ static bool lkvm_halt_done(struct lkvm_vcpu *vcpu)
 static int lkvm_vcpu_halt(struct lkvm_vcpu *vcpu)
 {
 	trace_lkvm_halt(vcpu->vm->id, vcpu->id, false);
+	if (vcpu->apic)
+		lkvm_lapic_trace_halt(vcpu);
 	if (wait_event_interruptible(vcpu->wq, lkvm_halt_done(vcpu)))
 		return -EINTR;
 	trace_lkvm_halt(vcpu->vm->id, vcpu->id, true);

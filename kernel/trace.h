@@ -264,6 +264,74 @@ TRACE_EVENT(lkvm_apic_timer,
 		  __entry->vector, __entry->masked ? " masked" : "")
 );
 
+/*
+ * A local APIC timer was armed in @mode (the LVT's timer mode bits: 0
+ * one-shot, 1 periodic, 2 TSC-deadline) or disarmed (@value 0). @value is
+ * the initial count or the TSC deadline; @tsc the guest's TSC when it was
+ * armed (TSC-deadline only); @ns how far ahead the hrtimer was set.
+ */
+TRACE_EVENT(lkvm_apic_timer_arm,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, u32 mode, u64 value, u64 tsc, u64 ns),
+	TP_ARGS(vm_id, vcpu_id, mode, value, tsc, ns),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(u32, mode)
+		__field(u64, value)
+		__field(u64, tsc)
+		__field(u64, ns)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->mode = mode;
+		__entry->value = value;
+		__entry->tsc = tsc;
+		__entry->ns = ns;
+	),
+	TP_printk("vm %u vcpu %u %s %s 0x%llx guest tsc 0x%llx in %llu ns",
+		  __entry->vm_id, __entry->vcpu_id,
+		  __print_symbolic(__entry->mode, { 0, "one-shot" }, { 1, "periodic" },
+				   { 2, "tsc-deadline" }),
+		  __entry->value ? "armed" : "disarmed", __entry->value, __entry->tsc,
+		  __entry->ns)
+);
+
+/*
+ * A vCPU with a local APIC goes to sleep in HLT: the highest vector in its
+ * IRR and ISR (-1: none), how many are in service, the PPR and TPR, and
+ * when the timer fires (-1: not armed), so that a vCPU that never wakes
+ * shows why.
+ */
+TRACE_EVENT(lkvm_apic_halt,
+	TP_PROTO(u32 vm_id, u32 vcpu_id, int irr, int isr, u32 isr_count, u32 ppr, u32 tpr,
+		 s64 timer_ns),
+	TP_ARGS(vm_id, vcpu_id, irr, isr, isr_count, ppr, tpr, timer_ns),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, vcpu_id)
+		__field(int, irr)
+		__field(int, isr)
+		__field(u32, isr_count)
+		__field(u32, ppr)
+		__field(u32, tpr)
+		__field(s64, timer_ns)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->vcpu_id = vcpu_id;
+		__entry->irr = irr;
+		__entry->isr = isr;
+		__entry->isr_count = isr_count;
+		__entry->ppr = ppr;
+		__entry->tpr = tpr;
+		__entry->timer_ns = timer_ns;
+	),
+	TP_printk("vm %u vcpu %u irr %d isr %d (%u in service) ppr 0x%x tpr 0x%x timer in %lld ns",
+		  __entry->vm_id, __entry->vcpu_id, __entry->irr, __entry->isr,
+		  __entry->isr_count, __entry->ppr, __entry->tpr, __entry->timer_ns)
+);
+
 /* An IOAPIC input changed to @level; @delivered: an interrupt went out for it. */
 TRACE_EVENT(lkvm_ioapic_irq,
 	TP_PROTO(u32 vm_id, u32 pin, bool level, bool delivered),

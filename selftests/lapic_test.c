@@ -75,11 +75,14 @@
 #define VEC_HIGH		0x90
 #define VEC_PV_LOW		0xa0
 #define VEC_PV			0xb0
+#define VEC_ONCE		0xc0
 
 #define MSR_KVM_PV_EOI_EN	0x4b564d04
 #define UNBACKED_GPA		0x20000000ULL
 
 static volatile uint64_t irq_count, noeoi_count;
+/* once_stub: handlers running now, entries into a running one, TSC ticks each spins. */
+static volatile uint64_t once_depth, once_nested, once_tsc;
 /* The paravirtual EOI flag: bit 0 set by the host means "EOI by clearing me". */
 static volatile uint32_t pv_eoi_flag __attribute__((aligned(4)));
 /* Guest TSC ticks per millisecond, measured by the host (the guest's TSC runs at its rate). */
@@ -126,7 +129,43 @@ asm(".pushsection .text\n"
     "pop %rcx\n\t"
     "pop %rax\n\t"
     "iretq\n"
+    /*
+     * Counts itself, notes whether it interrupted itself, then spins
+     * without an exit for once_tsc ticks (no PAUSE: in QEMU that would end
+     * the stretch as an exit does), IF clear throughout, before its EOI.
+     */
+    "once_stub:\n\t"
+    "push %rax\n\t"
+    "push %rcx\n\t"
+    "push %rdx\n\t"
+    "lock incq irq_count(%rip)\n\t"
+    "lock incq once_depth(%rip)\n\t"
+    "cmpq $1, once_depth(%rip)\n\t"
+    "je 1f\n\t"
+    "lock incq once_nested(%rip)\n"
+    "1:\n\t"
+    "rdtsc\n\t"
+    "shl $32, %rdx\n\t"
+    "or %rdx, %rax\n\t"
+    "mov %rax, %rcx\n\t"
+    "add once_tsc(%rip), %rcx\n"
+    "2:\n\t"
+    "rdtsc\n\t"
+    "shl $32, %rdx\n\t"
+    "or %rdx, %rax\n\t"
+    "cmp %rcx, %rax\n\t"
+    "jb 2b\n\t"
+    "lock decq once_depth(%rip)\n\t"
+    "mov $0x80b, %ecx\n\t"
+    "xor %eax, %eax\n\t"
+    "xor %edx, %edx\n\t"
+    "wrmsr\n\t"
+    "pop %rdx\n\t"
+    "pop %rcx\n\t"
+    "pop %rax\n\t"
+    "iretq\n"
     ".popsection");
+void once_stub(void);
 void pv_eoi_stub(void);
 void x2apic_eoi_stub(void);
 void xapic_eoi_stub(void);
@@ -236,6 +275,7 @@ static struct guest *platform_guest(void *code)
 	guest_set_idt_handler(g, VEC_HIGH, noeoi_stub);
 	guest_set_idt_handler(g, VEC_PV_LOW, pv_eoi_stub);
 	guest_set_idt_handler(g, VEC_PV, pv_eoi_stub);
+	guest_set_idt_handler(g, VEC_ONCE, once_stub);
 	guest_set_args(g, host_tsc_per_ms(), 0);
 	return g;
 }
@@ -1072,6 +1112,35 @@ TEST(pv_eoi_not_with_irr_pending_counted)
 	EXPECT_EQ(1, stat(g, LKVM_STAT_APIC_PV_EOI));
 	EXPECT_EQ(1, stat(g, LKVM_STAT_APIC_EOI));
 	guest_destroy(g);
+}
+
+/*
+ * Every interrupt is delivered once, also when its handler runs long
+ * without an exit, as Linux's timer handler does (holding the runqueue
+ * lock: a second delivery into it spins on that lock forever). QEMU's
+ * SVM delivers an EVENTINJ interrupt a second time, IF clear or not,
+ * when its CPU loop is kicked (a round-robin switch to the other vCPU)
+ * before the guest's next exit; a virtual interrupt it delivers once.
+ */
+#define ONCE_IRQS	500
+
+GUEST_TEST(irq_delivered_once)
+{
+	int i;
+
+	x2apic_enable();
+	once_tsc = 2 * tsc_per_ms;
+	for (i = 1; i <= ONCE_IRQS; i++) {
+		/* Pending while IF is clear: the STI opens its window. */
+		WRMSR(X2(APIC_SELF_IPI), VEC_ONCE);
+		asm volatile("sti" ::: "memory");
+		while (irq_count < i)
+			;
+		asm volatile("cli" ::: "memory");
+		GUEST_ASSERT_EQ(once_nested, 0);
+		GUEST_ASSERT_EQ(irq_count, i);
+	}
+	GUEST_DONE();
 }
 
 TEST_HARNESS_MAIN
