@@ -122,6 +122,8 @@ static void boot_run_once(struct boot *b, char *const argv[])
 	b->started = now_s();
 	pid = fork();
 	if (!pid) {
+		/* Its own process group: a hung boot's kill reaches lkvm-lite trace's child too. */
+		setpgid(0, 0);
 		devnull = open("/dev/null", O_RDONLY);
 		dup2(devnull, 0);
 		dup2(out[1], 1);
@@ -139,7 +141,7 @@ static void boot_run_once(struct boot *b, char *const argv[])
 		ssize_t n;
 
 		if (left <= 0 || poll(p, 2, left) == 0) {
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			b->status = -1;
 			goto out;
