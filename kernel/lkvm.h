@@ -395,6 +395,8 @@ void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector);
 bool lkvm_pi_pending(struct lkvm_vcpu *vcpu);
 void lkvm_pi_inject(struct lkvm_vcpu *vcpu);
 void lkvm_pi_exit(struct lkvm_vcpu *vcpu);
+/* @vector, offered or being delivered, was not taken: back to the IRR. */
+void lkvm_pi_requeue(struct lkvm_vcpu *vcpu, u8 vector);
 bool lkvm_vcpu_interruptible(struct lkvm_vcpu *vcpu);
 
 #endif /* LKVM_LKVM_H */

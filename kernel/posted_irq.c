@@ -109,6 +109,13 @@ void lkvm_pi_exit(struct lkvm_vcpu *vcpu)
 		return;
 	}
 	c->int_ctl &= ~(V_IRQ_MASK | V_IGN_TPR_MASK | V_INTR_PRIO_MASK);
+	lkvm_pi_requeue(vcpu, vector);
+}
+
+void lkvm_pi_requeue(struct lkvm_vcpu *vcpu, u8 vector)
+{
+	/* Not taken after all: neither counted nor in service. */
+	vcpu->irq_offered = false;
 	if (vcpu->apic)
 		lkvm_lapic_unaccept(vcpu, vector);
 	set_bit(vector, vcpu->pi.pir);

@@ -145,6 +145,17 @@ static void lkvm_reinject_interrupted(struct lkvm_vcpu *vcpu)
 	if (!(info & SVM_EXITINTINFO_VALID) || type == SVM_EXITINTINFO_TYPE_SOFT ||
 	    (type == SVM_EXITINTINFO_TYPE_EXEPT && (vector == BP_VECTOR || vector == OF_VECTOR)))
 		return;
+	/*
+	 * An interrupt whose delivery an exit cut short: it was offered as
+	 * V_IRQ (posted_irq.c), so it goes back to the IRR, offered again
+	 * when the guest can take it. QEMU reports it as an exception of
+	 * its vector, which as EVENTINJ would make the next VMRUN fail;
+	 * no exception has a vector of 32 or more.
+	 */
+	if (type == SVM_EXITINTINFO_TYPE_INTR || vector >= FIRST_EXTERNAL_VECTOR) {
+		lkvm_pi_requeue(vcpu, vector);
+		return;
+	}
 	c->event_inj = info;
 	c->event_inj_err = c->exit_int_info_err;
 }
