@@ -33,24 +33,67 @@ struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa)
 	return NULL;
 }
 
-static int lkvm_guest_copy(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len, bool write)
+bool lkvm_gpa_range_in_ram(struct lkvm_vm *vm, u64 gpa, u64 len)
+{
+	int i;
+
+	for (i = 0; i < LKVM_NR_MEMORY_SLOTS; i++) {
+		const struct lkvm_memslot *slot = &vm->slots[i];
+		/* Pairs with the release that publishes a slot, as above. */
+		u64 npages = smp_load_acquire(&slot->npages);
+
+		if (npages && gpa >= slot->gpa && len <= (npages << PAGE_SHIFT) &&
+		    gpa - slot->gpa <= (npages << PAGE_SHIFT) - len)
+			return true;
+	}
+	return false;
+}
+
+int lkvm_guest_iter(struct lkvm_vm *vm, u64 gpa, u32 len,
+		    int (*fn)(void *ctx, void *p, u32 n), void *ctx)
 {
 	while (len) {
 		unsigned int off = offset_in_page(gpa);
 		unsigned int n = min_t(unsigned int, len, PAGE_SIZE - off);
 		struct page *page = lkvm_gpa_to_page(vm, gpa);
+		void *p;
+		int ret;
 
 		if (!page)
 			return -EFAULT;
-		if (write)
-			memcpy_to_page(page, off, buf, n);
-		else
-			memcpy_from_page(buf, page, off, n);
+		p = kmap_local_page(page);
+		ret = fn(ctx, p + off, n);
+		kunmap_local(p);
+		if (ret)
+			return ret;
 		gpa += n;
-		buf += n;
 		len -= n;
 	}
 	return 0;
+}
+
+struct lkvm_copy_ctx {
+	void *buf;
+	bool write;
+};
+
+static int lkvm_copy_piece(void *ctx, void *p, u32 n)
+{
+	struct lkvm_copy_ctx *c = ctx;
+
+	if (c->write)
+		memcpy(p, c->buf, n);
+	else
+		memcpy(c->buf, p, n);
+	c->buf += n;
+	return 0;
+}
+
+static int lkvm_guest_copy(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len, bool write)
+{
+	struct lkvm_copy_ctx c = { .buf = buf, .write = write };
+
+	return lkvm_guest_iter(vm, gpa, len, lkvm_copy_piece, &c);
 }
 
 int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len)
@@ -58,7 +101,7 @@ int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len)
 	return lkvm_guest_copy(vm, gpa, buf, len, false);
 }
 
-/* Devices write guest RAM (kvmclock's page, later virtqueues) through here. */
+/* Devices write guest RAM (kvmclock's page, virtqueues) through here. */
 int lkvm_write_guest(struct lkvm_vm *vm, u64 gpa, const void *buf, unsigned int len)
 {
 	return lkvm_guest_copy(vm, gpa, (void *)buf, len, true);

@@ -11,6 +11,7 @@
 #include <linux/kernel.h>
 
 #include "lkvm.h"
+#include "pci.h"
 
 struct lkvm_port_dev {
 	u16 base;
@@ -61,6 +62,7 @@ static const struct lkvm_port_dev *lkvm_find_port(const struct lkvm_port_dev *de
 int lkvm_io_access(struct lkvm_vcpu *vcpu, u16 port, u8 size, bool in, u32 *val)
 {
 	const struct lkvm_port_dev *dev;
+	int ret;
 
 	dev = lkvm_find_port(lkvm_port_devs, ARRAY_SIZE(lkvm_port_devs), port);
 	if (!dev && vcpu->vm->has_platform)
@@ -68,6 +70,8 @@ int lkvm_io_access(struct lkvm_vcpu *vcpu, u16 port, u8 size, bool in, u32 *val)
 				     ARRAY_SIZE(lkvm_platform_port_devs), port);
 	if (dev)
 		return in ? dev->in(vcpu, port, size, val) : dev->out(vcpu, port, size, *val);
+	if (vcpu->vm->has_platform && lkvm_pci_bar_io(vcpu, port, size, in, val, &ret))
+		return ret;
 	lkvm_stat_inc(vcpu, LKVM_STAT_UNCLAIMED_IO);
 	if (in)
 		*val = ~0U;
@@ -77,10 +81,14 @@ int lkvm_io_access(struct lkvm_vcpu *vcpu, u16 port, u8 size, bool in, u32 *val)
 /* An access outside guest RAM (1, 2, 4 or 8 bytes), handled in the kernel. */
 int lkvm_mmio_access(struct lkvm_vcpu *vcpu, u64 gpa, u8 size, bool write, u64 *val)
 {
+	int ret;
+
 	if (vcpu->apic && lkvm_lapic_mmio(vcpu, gpa, size, write, val))
 		return 0;
 	if (vcpu->vm->has_platform && lkvm_ioapic_mmio(vcpu, gpa, size, write, val))
 		return 0;
+	if (vcpu->vm->has_platform && lkvm_pci_bar_mmio(vcpu, gpa, size, write, val, &ret))
+		return ret;
 	lkvm_stat_inc(vcpu, LKVM_STAT_UNCLAIMED_MMIO);
 	if (!write)
 		*val = ~0ULL;

@@ -52,6 +52,7 @@ void lkvm_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 #define LKVM_GUEST_PHYS_BITS	48
 #define LKVM_NR_MEMORY_SLOTS	32
 #define LKVM_MAX_VCPUS		64
+#define LKVM_MAX_NICS		8
 
 struct lkvm_memslot {
 	u64 gpa;		/* guest physical start, page aligned */
@@ -65,6 +66,7 @@ struct lkvm_uart;
 struct lkvm_pci;
 struct lkvm_lapic;
 struct lkvm_vcpu;
+struct lkvm_nic;
 
 struct lkvm_vm {
 	/* The VM file, each vCPU file and the console file hold one. */
@@ -107,6 +109,17 @@ struct lkvm_vm {
 	 * before it is freed. Readers hold rcu_read_lock().
 	 */
 	struct lkvm_vcpu __rcu *vcpus[LKVM_MAX_VCPUS];
+	/* Set by the first LKVM_RUN: the guest may have seen the PCI bus. */
+	bool ran;
+	/* virtio-net devices (virtio_net.c), added under @lock, freed with the platform. */
+	struct lkvm_nic *nics[LKVM_MAX_NICS];
+	unsigned int nr_nics;
+	/* Interrupt delivery, from any context (posted_irq.c). */
+	atomic64_t irq_posted;
+	atomic64_t irq_kicks;
+	atomic64_t irq_no_exit;
+	/* The counters of vCPUs closed so far, under @lock. */
+	u64 gone_vcpu_stats[LKVM_VCPU_NR_STATS];
 };
 
 /* vm.c: VMs and their guest memory */
@@ -258,6 +271,15 @@ int lkvm_msr_write(struct lkvm_vcpu *vcpu, u32 msr, u64 val);
 struct page *lkvm_gpa_to_page(struct lkvm_vm *vm, u64 gpa);
 int lkvm_read_guest(struct lkvm_vm *vm, u64 gpa, void *buf, unsigned int len);
 int lkvm_write_guest(struct lkvm_vm *vm, u64 gpa, const void *buf, unsigned int len);
+/* [@gpa, @gpa + @len) lies in one memory slot. */
+bool lkvm_gpa_range_in_ram(struct lkvm_vm *vm, u64 gpa, u64 len);
+/*
+ * Call @fn on each piece of [@gpa, @gpa + @len), page by page, through
+ * the kernel's mapping; stops at @fn's first nonzero return, or -EFAULT
+ * at a page outside RAM.
+ */
+int lkvm_guest_iter(struct lkvm_vm *vm, u64 gpa, u32 len,
+		    int (*fn)(void *ctx, void *p, u32 n), void *ctx);
 /* Guest virtual to guest physical under the vCPU's paging mode; -EFAULT if unmapped. */
 int lkvm_gva_to_gpa(struct lkvm_vcpu *vcpu, u64 gva, u64 *gpa);
 
@@ -349,6 +371,14 @@ int lkvm_pci_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val);
 int lkvm_system_event(struct lkvm_vcpu *vcpu, u32 type, u16 port, u8 val);
 int lkvm_power_in(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 *val);
 int lkvm_power_out(struct lkvm_vcpu *vcpu, u16 port, u8 size, u32 val);
+
+/* virtio_net.c: the in-kernel NICs and their host net_devices */
+int lkvm_net_init(void);
+void lkvm_net_exit(void);
+long lkvm_create_net(struct lkvm_vm *vm, struct lkvm_net __user *un);
+void lkvm_net_free(struct lkvm_vm *vm);
+/* Add the NICs' counters into @stat, indexed by LKVM_VM_STAT_*. */
+void lkvm_net_stats(struct lkvm_vm *vm, u64 *stat);
 
 /* kvmclock.c: KVM's paravirtual clock MSRs */
 int lkvm_kvmclock_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val);

@@ -68,13 +68,18 @@ static int __init lkvm_init(void)
 		return ret;
 	lkvm_run_init();
 
+	ret = lkvm_net_init();
+	if (ret)
+		goto out_svm_exit;
 	ret = misc_register(&lkvm_dev);
 	if (ret) {
 		pr_err("not loaded: cannot register /dev/lkvm_lite: %d\n", ret);
-		goto out_svm_exit;
+		goto out_net_exit;
 	}
 	return 0;
 
+out_net_exit:
+	lkvm_net_exit();
 out_svm_exit:
 	lkvm_svm_exit();
 	return ret;
@@ -83,6 +88,7 @@ out_svm_exit:
 static void __exit lkvm_exit(void)
 {
 	misc_deregister(&lkvm_dev);
+	lkvm_net_exit();
 	lkvm_svm_exit();
 }
 

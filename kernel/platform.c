@@ -26,6 +26,7 @@ void lkvm_platform_free(struct lkvm_vm *vm)
 {
 	if (!vm->has_platform)
 		return;
+	lkvm_net_free(vm);
 	lkvm_pci_free(vm);
 	lkvm_uart_free(vm);
 	lkvm_ioapic_free(vm);

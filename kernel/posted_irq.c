@@ -26,6 +26,7 @@
 
 void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector)
 {
+	struct lkvm_vm *vm = vcpu->vm;
 	int kick = LKVM_KICK_NONE, cpu = -1, me;
 
 	set_bit(vector, vcpu->pi.pir);
@@ -44,7 +45,12 @@ void lkvm_pi_post(struct lkvm_vcpu *vcpu, u8 vector)
 		}
 		put_cpu();
 	}
-	trace_lkvm_irq_post(vcpu->vm->id, vcpu->id, vector, kick, cpu);
+	atomic64_inc(&vm->irq_posted);
+	if (kick == LKVM_KICK_IPI)
+		atomic64_inc(&vm->irq_kicks);
+	else
+		atomic64_inc(&vm->irq_no_exit);
+	trace_lkvm_irq_post(vm->id, vcpu->id, vector, kick, cpu);
 	wake_up_interruptible(&vcpu->wq);
 }
 

@@ -351,6 +351,7 @@ long lkvm_vcpu_run(struct lkvm_vcpu *vcpu, struct lkvm_run __user *urun)
 		return -EINVAL;
 	if (vcpu->read.pending)
 		lkvm_complete_read(vcpu, &run);
+	WRITE_ONCE(vcpu->vm->ran, true);
 
 	/* Exits fill in only what they need: nothing stale may show. */
 	memset(&vcpu->run, 0, sizeof(vcpu->run));

@@ -342,10 +342,15 @@ static int lkvm_vcpu_release(struct inode *inode, struct file *filp)
 {
 	struct lkvm_vcpu *vcpu = filp->private_data;
 	struct lkvm_vm *vm = vcpu->vm;
+	int i;
 
 	/* Devices delivering an interrupt to it are done with it after this. */
 	RCU_INIT_POINTER(vm->vcpus[vcpu->id], NULL);
 	synchronize_rcu();
+	mutex_lock(&vm->lock);
+	for (i = 0; i < LKVM_VCPU_NR_STATS; i++)
+		vm->gone_vcpu_stats[i] += vcpu->stats[i];
+	mutex_unlock(&vm->lock);
 	lkvm_vm_vcpu_gone(vm, vcpu->id);
 	lkvm_vcpu_free(vcpu);
 	lkvm_vm_put(vm);

@@ -276,6 +276,42 @@ static long lkvm_vm_set_test_exits(struct lkvm_vm *vm, const struct lkvm_test_ex
 	return ret;
 }
 
+/*
+ * The vCPUs' counters (each read as its own thread last wrote it, so a
+ * running one's may be a little behind), the devices' and delivery's.
+ */
+static long lkvm_vm_get_stats(struct lkvm_vm *vm, struct lkvm_vm_stats __user *us)
+{
+	struct lkvm_vm_stats *s;
+	struct lkvm_vcpu *vcpu;
+	long ret = 0;
+	int i, j;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	mutex_lock(&vm->lock);
+	memcpy(s->vcpu, vm->gone_vcpu_stats, sizeof(s->vcpu));
+	rcu_read_lock();
+	for (i = 0; i < LKVM_MAX_VCPUS; i++) {
+		vcpu = rcu_dereference(vm->vcpus[i]);
+		if (!vcpu)
+			continue;
+		for (j = 0; j < LKVM_VCPU_NR_STATS; j++)
+			s->vcpu[j] += READ_ONCE(vcpu->stats[j]);
+	}
+	rcu_read_unlock();
+	lkvm_net_stats(vm, s->stat);
+	mutex_unlock(&vm->lock);
+	s->stat[LKVM_VM_STAT_IRQ_POSTED] = atomic64_read(&vm->irq_posted);
+	s->stat[LKVM_VM_STAT_IRQ_KICKS] = atomic64_read(&vm->irq_kicks);
+	s->stat[LKVM_VM_STAT_IRQ_NO_EXIT] = atomic64_read(&vm->irq_no_exit);
+	if (copy_to_user(us, s, sizeof(*s)))
+		ret = -EFAULT;
+	kfree(s);
+	return ret;
+}
+
 void lkvm_vm_vcpu_gone(struct lkvm_vm *vm, u32 id)
 {
 	clear_bit(id, vm->vcpu_ids);
@@ -294,6 +330,10 @@ static long lkvm_vm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg
 		return lkvm_vm_set_test_exits(vm, (void __user *)arg);
 	case LKVM_CREATE_PLATFORM:
 		return lkvm_create_platform(vm, (void __user *)arg);
+	case LKVM_CREATE_NET:
+		return lkvm_create_net(vm, (void __user *)arg);
+	case LKVM_GET_VM_STATS:
+		return lkvm_vm_get_stats(vm, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -389,6 +429,10 @@ u64 lkvm_vm_cap(u32 cap)
 		return LKVM_VCPU_NR_STATS;
 	case LKVM_CAP_PLATFORM:
 		return 1;
+	case LKVM_CAP_NET:
+		return LKVM_MAX_NICS;
+	case LKVM_CAP_VM_STATS:
+		return LKVM_VM_NR_STATS;
 	default:
 		return 0;
 	}

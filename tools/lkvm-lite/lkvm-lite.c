@@ -4,8 +4,9 @@
  *
  * It only talks to /dev/lkvm_lite: everything a guest does is handled in
  * the module. "info" reports what the loaded module offers, "run" (run.c)
- * boots a Linux guest on the in-kernel platform, "trace" (trace.c) watches
- * the module's tracepoints through BPF.
+ * boots a Linux guest on the in-kernel platform, "stat" (stat.c) reads a
+ * running VM's counters, "trace" (trace.c) watches the module's
+ * tracepoints through BPF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <linux/lkvm_lite.h>
 
 #include "run.h"
+#include "stat.h"
 #include "trace.h"
 
 #define LKVM_DEV "/dev/lkvm_lite"
@@ -29,6 +31,7 @@ static const char usage_text[] =
 	"commands:\n"
 	"  info        show the loaded module's API version and capabilities\n"
 	"  run         boot a Linux guest (lkvm-lite run --help for its options)\n"
+	"  stat        show a running VM's counters: lkvm-lite stat PID [--json] (root)\n"
 	"  trace       count every VM's exits by reason, with their latency (eBPF, root)\n"
 	"  help        show this text\n";
 
@@ -61,6 +64,8 @@ static const struct {
 	{ LKVM_CAP_TEST_EXITS, "test_exits", "%#llx" },
 	{ LKVM_CAP_VCPU_STATS, "vcpu_stats", "%llu" },
 	{ LKVM_CAP_PLATFORM, "platform", "%llu" },
+	{ LKVM_CAP_NET, "net", "%llu" },
+	{ LKVM_CAP_VM_STATS, "vm_stats", "%llu" },
 };
 
 static int cmd_info(int argc, char **argv)
@@ -111,6 +116,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return cmd_stat(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -5,7 +5,7 @@
  * Everything that can be checked is checked before a VM exists: options,
  * memory against what the host can pin, the kernel, the initrd and where
  * they go. Then one VM with its RAM, the platform (which gives the console
- * file), one vCPU in the kernel's 64-bit entry state, and two threads: the
+ * file), the NICs (net.c), one vCPU in the kernel's 64-bit entry state, and two threads: the
  * vCPU thread sits in LKVM_RUN, which returns only when the guest ends (or
  * for a signal), while the main thread relays the console. A signal with a
  * no-op handler gets the vCPU thread out of LKVM_RUN when the user quits.
@@ -36,6 +36,7 @@
 #include "acpi.h"
 #include "boot.h"
 #include "console.h"
+#include "net.h"
 #include "run.h"
 
 #define LKVM_DEV		"/dev/lkvm_lite"
@@ -69,6 +70,11 @@ static const char run_usage[] =
 	"  -m, --mem SIZE        guest RAM; K, M or G suffix, a plain number is MiB\n"
 	"                        (default 256M, at least 64M)\n"
 	"  -c, --cpus N          vCPUs (only 1 is supported)\n"
+	"  -n, --net [ifname=NAME][,mac=MAC]\n"
+	"                        a virtio-net NIC in the module, its host end the\n"
+	"                        interface NAME (default lkvm%d; one %d is a number);\n"
+	"                        MAC unicast, xx:xx:xx:xx:xx:xx (default random);\n"
+	"                        repeat for more NICs, -n '' for the defaults\n"
 	"      --console serial|none\n"
 	"                        serial (default): the guest's ttyS0 on stdin and stdout;\n"
 	"                        none: discard what the guest prints\n"
@@ -82,6 +88,7 @@ static const struct option run_options[] = {
 	{ "params", required_argument, NULL, 'p' },
 	{ "mem", required_argument, NULL, 'm' },
 	{ "cpus", required_argument, NULL, 'c' },
+	{ "net", required_argument, NULL, 'n' },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -95,6 +102,7 @@ struct run_opts {
 	uint64_t mem;
 	unsigned int cpus;
 	bool console_none;
+	struct net_opts nets;
 };
 
 struct vm {
@@ -149,7 +157,7 @@ static int parse_options(int argc, char **argv, struct run_opts *o)
 	o->cpus = 1;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+:k:i:p:m:c:h", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:k:i:p:m:c:n:h", run_options, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
 			o->kernel = optarg;
@@ -184,6 +192,10 @@ static int parse_options(int argc, char **argv, struct run_opts *o)
 				return 2;
 			}
 			o->cpus = n;
+			break;
+		case 'n':
+			if (net_parse(&o->nets, optarg))
+				return 2;
 			break;
 		case OPT_CONSOLE:
 			o->console_none = !strcmp(optarg, "none");
@@ -338,7 +350,8 @@ static int set_region(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return -1;
 }
 
-static int create_vm(struct vm *vm, const struct lkvm_regs *regs, const struct lkvm_sregs *boot)
+static int create_vm(struct vm *vm, const struct net_opts *nets, const struct lkvm_regs *regs,
+		     const struct lkvm_sregs *boot)
 {
 	struct lkvm_platform platform = {};
 	struct lkvm_sregs sregs;
@@ -358,6 +371,8 @@ static int create_vm(struct vm *vm, const struct lkvm_regs *regs, const struct l
 		fprintf(stderr, "lkvm-lite run: LKVM_CREATE_PLATFORM: %s\n", strerror(errno));
 		return -1;
 	}
+	if (net_create(vm->vm_fd, nets))
+		return -1;
 	vm->vcpu_fd = ioctl(vm->vm_fd, LKVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0) {
 		fprintf(stderr, "lkvm-lite run: LKVM_CREATE_VCPU: %s\n", strerror(errno));
@@ -664,6 +679,10 @@ int cmd_run(int argc, char **argv)
 	vm.sys_fd = open_module();
 	if (vm.sys_fd < 0)
 		goto out;
+	ret = net_check(vm.sys_fd, &o.nets);
+	if (ret)
+		goto out;
+	ret = 1;
 
 	vm.mem.size = o.mem;
 	vm.mem.low_size = o.mem < LKVM_PLATFORM_MMIO_BASE ? o.mem : LKVM_PLATFORM_MMIO_BASE;
@@ -686,7 +705,7 @@ int cmd_run(int argc, char **argv)
 	if (boot_setup(&vm.mem, &k, &plan, acpi_setup(&vm.mem, o.cpus), &regs, &sregs))
 		goto out;
 	bzimage_free(&k);
-	if (create_vm(&vm, &regs, &sregs))
+	if (create_vm(&vm, &o.nets, &regs, &sregs))
 		goto out;
 	con.discard = o.console_none;
 	ret = start(&vm, &con);

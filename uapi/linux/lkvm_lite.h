@@ -350,7 +350,7 @@ enum {
 	LKVM_VM_STAT_NET_RX_PACKETS,	/* frames the host sent, put in guest buffers */
 	LKVM_VM_STAT_NET_RX_BYTES,
 	LKVM_VM_STAT_NET_TX_DROPPED,	/* guest frames dropped: link down, bad header, no memory */
-	LKVM_VM_STAT_NET_RX_DROPPED,	/* host frames dropped: no guest buffers, driver not ready */
+	LKVM_VM_STAT_NET_RX_DROPPED,	/* host frames dropped: driver not ready, frame too big */
 	LKVM_VM_STAT_NET_NOTIFY,	/* queue notifications the guest wrote */
 	LKVM_VM_STAT_NET_IRQS,		/* interrupts the devices raised */
 	LKVM_VM_STAT_NET_TX_DEFERRED,	/* TX drains left to a worker, over budget */
@@ -358,7 +358,7 @@ enum {
 	LKVM_VM_STAT_NET_NEEDS_RESET,	/* times a device marked itself broken */
 	LKVM_VM_STAT_IRQ_POSTED,	/* interrupts posted to any vCPU */
 	LKVM_VM_STAT_IRQ_KICKS,		/* IPIs sent to a vCPU in guest mode */
-	LKVM_VM_STAT_IRQ_NO_EXIT,	/* posts to a vCPU outside guest mode: no exit of their own */
+	LKVM_VM_STAT_IRQ_NO_EXIT,	/* posts to a vCPU outside guest mode: no exit for them */
 };
 
 #define LKVM_VM_NR_STATS	32
