@@ -81,6 +81,7 @@ static struct {
 	int cmd;		/* the launcher's stdin: the guest's console input */
 	char console[64];	/* the file the launcher's stdout goes to */
 	char err[64];		/* and its stderr */
+	char dead[64];		/* exists once the guest stopped answering */
 	char kernel[256];
 	char nic_line[2][256];	/* what the guest said of each NIC */
 	long refcnt;		/* lkvm_lite's module refcount with no VM */
@@ -266,6 +267,12 @@ static int guest_end(struct con *c, const char *id, int secs)
 
 	free(v);
 	return rc;
+}
+
+/* An answer for EXPECT_STREQ(), which cannot take NULL. */
+static const char *ans(const char *v)
+{
+	return v ? v : "(no answer)";
 }
 
 /* ---- the host side ---- */
@@ -888,8 +895,17 @@ static void guest_stop(void)
 		return;
 	if (!launcher_gone() && guest.cmd >= 0 && write(guest.cmd, "x poweroff\n", 11) == 11)
 		wait_launcher_gone(15);
-	if (!launcher_gone())
-		kill(guest.pid, SIGKILL);
+	if (!launcher_gone()) {
+		char err[2048];
+
+		/* SIGTERM: the launcher says where the guest was. */
+		kill(guest.pid, SIGTERM);
+		if (!wait_launcher_gone(5))
+			kill(guest.pid, SIGKILL);
+		wait_launcher_gone(5);
+		fprintf(stderr, "# the guest did not power off; the launcher's stderr ends:\n%s\n",
+			file_tail(guest.err, err, sizeof(err)));
+	}
 	waitpid(guest.pid, &status, 0);
 	guest.pid = -1;
 	if (guest.pidfd >= 0)
@@ -1063,6 +1079,7 @@ static void guest_boot(void)
 	guest.refcnt = module_refcnt();
 	snprintf(guest.console, sizeof(guest.console), "/tmp/net_test-%d.console", getpid());
 	snprintf(guest.err, sizeof(guest.err), "/tmp/net_test-%d.stderr", getpid());
+	snprintf(guest.dead, sizeof(guest.dead), "/tmp/net_test-%d.dead", getpid());
 	fprintf(stderr, "# booting %s with two NICs\n", guest.kernel);
 	r = guest_start();
 	if (r == 1) {
@@ -1089,10 +1106,21 @@ static void guest_boot(void)
  */
 static bool need_guest(struct __test_metadata *_metadata, struct con *c)
 {
+	char id[32], *v;
+
 	if (guest.skip[0])
 		SKIP(return false, "%s", guest.skip);
 	ASSERT_TRUE(!guest.fail[0]) TH_LOG("%s", guest.fail);
 	ASSERT_FALSE(launcher_gone()) TH_LOG("the launcher exited\n%s", con_tail(c));
+	/* A guest that stopped answering fails the rest at once, not by timeouts. */
+	ASSERT_NE(0, access(guest.dead, F_OK)) TH_LOG("the guest stopped answering earlier");
+	guest_cmd(id, "link lo");
+	v = guest_val(c, id, "link", 15);
+	if (!v)
+		close(open(guest.dead, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	ASSERT_NE(NULL, v) TH_LOG("the guest does not answer its console\n%s", con_tail(c));
+	free(v);
+	guest_end(c, id, 5);
 	return true;
 }
 
@@ -1149,7 +1177,7 @@ TEST_F_TIMEOUT(net, ping_both_ways, 60)
 	guest_cmd(id, "ping %s 10 56", nic->host_ip);
 	v = guest_val(&self->con, id, "ping", 30);
 	ASSERT_NE(NULL, v) TH_LOG("%s", con_tail(&self->con));
-	EXPECT_STREQ("10 10", v) TH_LOG("guest ping: sent, received");
+	EXPECT_STREQ("10 10", ans(v)) TH_LOG("guest ping: sent, received");
 	free(v);
 	EXPECT_EQ(0, guest_end(&self->con, id, 5));
 
@@ -1181,7 +1209,7 @@ TEST_F_TIMEOUT(net, tcp_host_to_guest, 120)
 TEST_F_TIMEOUT(net, udp_guest_to_host, 90)
 {
 	const struct nic *nic = &nics[0];
-	char id[32], hex[65], ghex[65], *v;
+	char id[32], hex[65], ghex[65] = "", *v;
 	struct tftp t;
 	size_t gsize;
 
@@ -1206,7 +1234,7 @@ TEST_F_TIMEOUT(net, udp_guest_to_host, 90)
 TEST_F_TIMEOUT(net, udp_host_to_guest, 90)
 {
 	const struct nic *nic = &nics[0];
-	char id[32], hex[65], ghex[65], *v, *buf;
+	char id[32], hex[65], ghex[65] = "", *v, *buf;
 	struct tftp t;
 	size_t gsize;
 
@@ -1248,7 +1276,7 @@ TEST_F_TIMEOUT(net, mtu_frames_unfragmented, 60)
 	ASSERT_EQ(0, capture_start(&cap, nic->ifname)) TH_LOG("packet socket: %s", strerror(errno));
 	guest_cmd(id, "ping %s 5 %d", nic->host_ip, PING_MTU_DATA);
 	v = guest_val(&self->con, id, "ping", 30);
-	EXPECT_STREQ("5 5", v) TH_LOG("guest ping: sent, received\n%s", con_tail(&self->con));
+	EXPECT_STREQ("5 5", ans(v)) TH_LOG("guest ping: sent, received\n%s", con_tail(&self->con));
 	free(v);
 	guest_end(&self->con, id, 5);
 	host_ping(nic->guest_ip, 5, PING_MTU_DATA, &sent, &got, out, sizeof(out));
@@ -1300,7 +1328,7 @@ TEST_F_TIMEOUT(net, two_nics_count_their_own, 120)
 			rx[0][j] = netdev_stat(nics[j].ifname, "rx_packets");
 		guest_cmd(id, "ping %s 10 56", nics[i].host_ip);
 		v = guest_val(&self->con, id, "ping", 30);
-		EXPECT_STREQ("10 10", v) TH_LOG("guest ping over %s", nics[i].guest_if);
+		EXPECT_STREQ("10 10", ans(v)) TH_LOG("guest ping over %s", nics[i].guest_if);
 		free(v);
 		guest_end(&self->con, id, 5);
 		for (j = 0; j < 2; j++)
@@ -1350,7 +1378,7 @@ TEST_F_TIMEOUT(net, no_userspace_exits_during_traffic, 120)
 	EXPECT_TRUE(sender_wait(&snd, 4 * MIB, 60));
 	sender_stop(&snd);
 	s = guest_val(&self->con, id, "END", 60);
-	EXPECT_STREQ("0", s) TH_LOG("%s", con_tail(&self->con));
+	EXPECT_STREQ("0", ans(s)) TH_LOG("%s", con_tail(&self->con));
 	free(s);
 	ASSERT_EQ(0, vm_stat(json[2], sizeof(json[2]))) TH_LOG("%s", json[2]);
 	for (i = 0; i < 3; i++) {
@@ -1413,7 +1441,7 @@ TEST_F_TIMEOUT(net, netdev_deleted_mid_traffic, 90)
 		if (!v || !strcmp(v, "down 0") || now_s() > end)
 			break;
 	}
-	EXPECT_STREQ("down 0", v) TH_LOG("guest %s: operstate, carrier", nic->guest_if);
+	EXPECT_STREQ("down 0", ans(v)) TH_LOG("guest %s: operstate, carrier", nic->guest_if);
 	free(v);
 	guest_cmd(stop, "stop 5008");
 	guest_end(&self->con, stop, 10);
@@ -1421,7 +1449,7 @@ TEST_F_TIMEOUT(net, netdev_deleted_mid_traffic, 90)
 
 	guest_cmd(id, "ping %s 3 56", nics[0].host_ip);
 	v = guest_val(&self->con, id, "ping", 30);
-	EXPECT_STREQ("3 3", v) TH_LOG("guest ping over %s", nics[0].guest_if);
+	EXPECT_STREQ("3 3", ans(v)) TH_LOG("guest ping over %s", nics[0].guest_if);
 	free(v);
 	guest_end(&self->con, id, 5);
 }
@@ -1435,7 +1463,7 @@ TEST_F_TIMEOUT(net, guest_kernel_log_clean, 30)
 		return;
 	guest_cmd(id, "dmesg");
 	v = guest_val(&self->con, id, "complaints", 10);
-	EXPECT_STREQ("0", v) TH_LOG("%s", con_tail(&self->con));
+	EXPECT_STREQ("0", ans(v)) TH_LOG("%s", con_tail(&self->con));
 	free(v);
 	guest_end(&self->con, id, 5);
 }
@@ -1509,6 +1537,7 @@ int main(int argc, char **argv)
 	if (guest.console[0]) {
 		unlink(guest.console);
 		unlink(guest.err);
+		unlink(guest.dead);
 	}
 	return ret;
 }
