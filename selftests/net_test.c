@@ -1426,6 +1426,7 @@ TEST_F_TIMEOUT(net, netdev_deleted_mid_traffic, 90)
 	v = guest_val(&self->con, id, "listening", 30);
 	ASSERT_NE(NULL, v) TH_LOG("%s", con_tail(&self->con));
 	free(v);
+	v = NULL;
 	fd = tcp_connect(nic->guest_ip, 5008, 10);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, sender_start(&snd, fd, 16 * MIB));
