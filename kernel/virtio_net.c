@@ -530,23 +530,30 @@ static void lkvm_net_get_stats64(struct net_device *ndev, struct rtnl_link_stats
 	s->tx_dropped += DEV_STATS_READ(ndev, tx_dropped);
 }
 
-/* What the guest's driver did not take, the host stack does before xmit. */
+/*
+ * What the guest's driver did not take, the host stack does before xmit.
+ * Called outside the transmit path's BH-off section too (a packet
+ * socket's direct xmit), hence its own RCU read side.
+ */
 static netdev_features_t lkvm_net_features_check(struct sk_buff *skb, struct net_device *ndev,
 						 netdev_features_t features)
 {
 	struct lkvm_net_priv *priv = netdev_priv(ndev);
-	struct lkvm_nic *nic = rcu_dereference_bh(priv->nic);
+	struct lkvm_nic *nic;
 
-	if (!nic)
-		return features;
-	if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_CSUM))
-		features &= ~(NETIF_F_CSUM_MASK | NETIF_F_GSO_MASK);
-	if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_TSO4))
-		features &= ~NETIF_F_TSO;
-	if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_TSO6))
-		features &= ~NETIF_F_TSO6;
-	if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_ECN))
-		features &= ~NETIF_F_TSO_ECN;
+	rcu_read_lock();
+	nic = rcu_dereference(priv->nic);
+	if (nic) {
+		if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_CSUM))
+			features &= ~(NETIF_F_CSUM_MASK | NETIF_F_GSO_MASK);
+		if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_TSO4))
+			features &= ~NETIF_F_TSO;
+		if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_TSO6))
+			features &= ~NETIF_F_TSO6;
+		if (!lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_ECN))
+			features &= ~NETIF_F_TSO_ECN;
+	}
+	rcu_read_unlock();
 	return features;
 }
 
