@@ -11,7 +11,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 manifest=$repo/build/selftests/manifest
-timeout=${LKVM_CHECK_TIMEOUT:-600}
+timeout=${LKVM_CHECK_TIMEOUT:-1200}
 start=$(date +%s)
 rc=0
 

@@ -87,10 +87,58 @@ fi
 # For the runner to name the functions where a hung VM's CPUs were.
 [ -n "$LKVM_VM_OUT" ] && grep ' [tT] ' /proc/kallsyms > "$LKVM_VM_OUT/kallsyms"
 
+# A program still running after $prog_limit seconds is hung: the kernel
+# stacks of its threads and of every task blocked in the kernel (state D)
+# go into the log, then it is killed, so that one hang fails one program
+# and the others still run.
+# (The longest program, fuzz_ioctl_test, allows itself 300 s.)
+prog_limit=${LKVM_PROG_TIMEOUT:-420}
+
+report_hung() {
+	local pid=$1 prog=$2 t task
+
+	echo "# selftest-hung: $prog still running after ${prog_limit}s; killed"
+	for t in /proc/[0-9]*; do
+		# stat after the command name: state, ppid, process group, session
+		set -- $(sed 's/.*) //' "$t/stat" 2>/dev/null) x x x x
+		[ "$4" = "$pid" ] || [ "$1" = D ] || continue
+		echo "# task ${t#/proc/} ($(cat "$t/comm" 2>/dev/null)) state $1:"
+		for task in "$t"/task/*; do
+			echo "#  thread ${task##*/}:"
+			sed 's/^/#   /' "$task/stack" 2>/dev/null
+		done
+	done
+	dmesg | tail -n 100 | sed 's/^/# dmesg: /'
+}
+
+run_prog() {
+	local prog=$1 pid status start n=0
+
+	start=$(date +%s)
+	# Its own session, so that the kill reaches its children too (the
+	# harness puts each test's child in a process group of its own).
+	setsid -w "build/selftests/$prog" &
+	pid=$!
+	(
+		while kill -0 "$pid" 2>/dev/null; do
+			sleep 1
+			n=$((n + 1))
+			if [ "$n" -ge "$prog_limit" ]; then
+				report_hung "$pid" "$prog"
+				pkill -KILL -s "$pid"
+				break
+			fi
+		done
+	) &
+	wait "$pid"
+	status=$?
+	wait
+	echo "# selftest-exit: $prog $status $(($(date +%s) - start))s"
+}
+
 for prog in $progs; do
 	echo "# selftest: $prog"
-	"build/selftests/$prog"
-	echo "# selftest-exit: $prog $?"
+	run_prog "$prog"
 	if ! restore_baseline; then
 		echo "Bail out! $prog left CPUs offline or the module unloadable"
 		break

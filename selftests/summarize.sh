@@ -4,9 +4,10 @@
 # VM and the manifest of what was built. Prints per-program counts and the
 # closing line "N passed, N failed, N skipped"; exits non-zero if any test
 # failed, the module did not load in the usual test VM, the kernel reported
-# a bug, fewer tests ran than the manifest says were built, a program asked
-# for is not in the manifest, or a test skipped: the test VM provides
-# everything the tests need, so a skip there means it broke
+# a bug, a program hung (run-in-vm.sh killed it), fewer tests ran than the
+# manifest says were built, a program asked for is not in the manifest, or
+# a test skipped: the test VM provides everything the tests need, so a
+# skip there means it broke
 # (LKVM_CHECK_ALLOW_SKIP=1 accepts skips, for a hand-made environment).
 #
 # usage: summarize.sh MANIFEST OUTPUT.log... -- [PROGRAM...]
@@ -36,6 +37,8 @@ FNR == NR {
 	next
 }
 /^# selftest: / { prog = $3; started[prog] = 1; next }
+/^# selftest-exit: / { secs[$3] = $5; next }
+/^# selftest-hung: / { hung[$3] = $0; next }
 /^LKVM-MODULE-LOADED/ { loaded = 1; next }
 /^LKVM-KERNEL-BUG/ { bug = 1; next }
 /^Bail out!/ { bail = bail $0 "\n"; next }
@@ -78,8 +81,14 @@ END {
 	for (p in want) {
 		P += pass[p]; F += fail[p]; S += skip[p]
 		missing = want[p] - ran[p]
-		printf "summary: %-24s %2d built, %2d ran: %d passed, %d failed, %d skipped\n",
-		       p, want[p], ran[p], pass[p], fail[p], skip[p]
+		printf "summary: %-24s %2d built, %2d ran: %d passed, %d failed, %d skipped%s\n",
+		       p, want[p], ran[p], pass[p], fail[p], skip[p],
+		       p in secs ? " in " secs[p] : ""
+		if (p in hung) {
+			sub(/^# selftest-hung: /, "", hung[p])
+			printf "summary: %s (its kernel stacks are in the log)\n", hung[p]
+			ok = 0
+		}
 		if (missing > 0) {
 			printf "summary: %s: %d of its tests did not run%s\n", p, missing,
 			       started[p] ? "" : " (program never started)"
