@@ -132,6 +132,15 @@ monitor_pid=$!
 	echo timeout > "$outdir/timed-out"
 	printf 'info registers -a\ninfo cpus\n' > "$outdir/monitor.in"
 	sleep 2
+	# A CPU stopped in or right after VMRUN has its VMCB's physical
+	# address in RAX: dump each page-aligned one (a hung nested guest is
+	# told apart from a hung host by it).
+	grep -o '^RAX=[0-9a-f]*000 ' "$outdir/monitor.log" | cut -c5-20 | sort -u |
+	while read -r pa; do
+		[ $((16#$pa)) -gt 0 ] && [ $((16#$pa)) -lt $((1 << 40)) ] || continue
+		printf 'xp /512gx 0x%s\n' "$pa"
+	done > "$outdir/monitor.in"
+	sleep 2
 	kill $qemu_pid
 	sleep 10
 	kill -9 $qemu_pid 2>/dev/null
