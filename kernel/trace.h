@@ -14,6 +14,9 @@
 #include <asm/svm.h>
 
 #include <linux/lkvm_lite.h>
+#include <uapi/linux/virtio_config.h>
+
+#include "virtqueue.h"
 
 #define LKVM_EXIT_REASONS_SYMBOLIC				\
 	{ LKVM_EXIT_SHUTDOWN, "shutdown" },			\
@@ -350,6 +353,195 @@ TRACE_EVENT(lkvm_ioapic_irq,
 	),
 	TP_printk("vm %u pin %u level %d%s", __entry->vm_id, __entry->pin, __entry->level,
 		  __entry->delivered ? " delivered" : "")
+);
+
+/*
+ * The virtio-net device (virtio_net.c, and its transport virtio_pci.c,
+ * the only virtio device there is): each event names the VM and the
+ * NIC, by its index among the VM's NICs (0 for the first LKVM_CREATE_NET).
+ */
+
+#define LKVM_NET_TX_NOTIFY	0	/* drained in the guest's notify exit */
+#define LKVM_NET_TX_WORKER	1	/* by the worker the budget left the rest to */
+
+/*
+ * One TX drain pass: @chains taken off the queue, @packets of them (with
+ * @bytes, Ethernet headers included) handed to the host stack, the rest
+ * dropped (lkvm_net_drop says why); @deferred: the budget ran out and a
+ * worker goes on.
+ */
+TRACE_EVENT(lkvm_net_tx,
+	TP_PROTO(u32 vm_id, u32 nic, u32 chains, u32 packets, u64 bytes, bool deferred,
+		 int context),
+	TP_ARGS(vm_id, nic, chains, packets, bytes, deferred, context),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, nic)
+		__field(u32, chains)
+		__field(u32, packets)
+		__field(u64, bytes)
+		__field(bool, deferred)
+		__field(int, context)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->nic = nic;
+		__entry->chains = chains;
+		__entry->packets = packets;
+		__entry->bytes = bytes;
+		__entry->deferred = deferred;
+		__entry->context = context;
+	),
+	TP_printk("vm %u nic %u %s chains %u packets %u bytes %llu%s", __entry->vm_id,
+		  __entry->nic,
+		  __print_symbolic(__entry->context, { LKVM_NET_TX_NOTIFY, "notify" },
+				   { LKVM_NET_TX_WORKER, "worker" }),
+		  __entry->chains, __entry->packets, __entry->bytes,
+		  __entry->deferred ? " deferred" : "")
+);
+
+#define LKVM_NET_IRQ_NONE	0	/* the driver asked for no interrupt */
+#define LKVM_NET_IRQ_SENT	1	/* one was raised for this frame and those before it */
+#define LKVM_NET_IRQ_BATCHED	2	/* more frames follow (xmit_more): the last one's */
+
+/*
+ * A frame of the host's, @len bytes, copied into @buffers of the guest's
+ * receive buffers (more than one with MRG_RXBUF), and what became of the
+ * interrupt for it.
+ */
+TRACE_EVENT(lkvm_net_rx,
+	TP_PROTO(u32 vm_id, u32 nic, u32 len, u32 buffers, int irq),
+	TP_ARGS(vm_id, nic, len, buffers, irq),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, nic)
+		__field(u32, len)
+		__field(u32, buffers)
+		__field(int, irq)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->nic = nic;
+		__entry->len = len;
+		__entry->buffers = buffers;
+		__entry->irq = irq;
+	),
+	TP_printk("vm %u nic %u len %u buffers %u irq %s", __entry->vm_id, __entry->nic,
+		  __entry->len, __entry->buffers,
+		  __print_symbolic(__entry->irq, { LKVM_NET_IRQ_NONE, "none" },
+				   { LKVM_NET_IRQ_SENT, "sent" },
+				   { LKVM_NET_IRQ_BATCHED, "batched" }))
+);
+
+/* Why a frame was dropped; each counts in a *_DROPPED statistic. */
+#define LKVM_NET_DROP_LINK_DOWN		0	/* TX: the host end down or gone */
+#define LKVM_NET_DROP_LEN		1	/* under the headers, over 64 KiB */
+#define LKVM_NET_DROP_FAULT		2	/* a buffer not readable/writable */
+#define LKVM_NET_DROP_NOMEM		3	/* TX: no skb */
+#define LKVM_NET_DROP_BAD_HDR		4	/* offloads a header cannot carry */
+#define LKVM_NET_DROP_QUEUE_DOWN	5	/* RX: no DRIVER_OK, broken, reset */
+#define LKVM_NET_DROP_NO_BUFFER		6	/* RX: no receive buffer posted */
+#define LKVM_NET_DROP_SMALL_BUFFERS	7	/* RX: does not fit the buffers */
+#define LKVM_NET_DROP_BAD_CHAIN		8	/* RX: malformed (lkvm_net_broken) */
+
+/*
+ * A frame dropped: the guest's (@rx false; @len is its chain's bytes,
+ * header included) or the host's (@rx true; @len is the frame's).
+ */
+TRACE_EVENT(lkvm_net_drop,
+	TP_PROTO(u32 vm_id, u32 nic, bool rx, int reason, u32 len),
+	TP_ARGS(vm_id, nic, rx, reason, len),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, nic)
+		__field(bool, rx)
+		__field(int, reason)
+		__field(u32, len)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->nic = nic;
+		__entry->rx = rx;
+		__entry->reason = reason;
+		__entry->len = len;
+	),
+	TP_printk("vm %u nic %u %s len %u %s", __entry->vm_id, __entry->nic,
+		  __entry->rx ? "rx" : "tx", __entry->len,
+		  __print_symbolic(__entry->reason, { LKVM_NET_DROP_LINK_DOWN, "link_down" },
+				   { LKVM_NET_DROP_LEN, "bad_len" },
+				   { LKVM_NET_DROP_FAULT, "fault" },
+				   { LKVM_NET_DROP_NOMEM, "nomem" },
+				   { LKVM_NET_DROP_BAD_HDR, "bad_header" },
+				   { LKVM_NET_DROP_QUEUE_DOWN, "queue_down" },
+				   { LKVM_NET_DROP_NO_BUFFER, "no_buffer" },
+				   { LKVM_NET_DROP_SMALL_BUFFERS, "small_buffers" },
+				   { LKVM_NET_DROP_BAD_CHAIN, "bad_chain" }))
+);
+
+/* Enum values in the format files, so that tools can decode @reason. */
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_RING);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_AVAIL);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_HEAD);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_LOOP);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_ADDR);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_ORDER);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_INDIRECT);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_LEN);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_WRITABLE);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_READABLE);
+TRACE_DEFINE_ENUM(LKVM_VQ_ERR_SETUP);
+
+/*
+ * The device set DEVICE_NEEDS_RESET because of queue @queue (0 RX, 1 TX):
+ * @reason is the check the driver failed (enum lkvm_vq_error). Once per
+ * breakage: nothing is processed until the reset.
+ */
+TRACE_EVENT(lkvm_net_broken,
+	TP_PROTO(u32 vm_id, u32 nic, u16 queue, int reason),
+	TP_ARGS(vm_id, nic, queue, reason),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, nic)
+		__field(u16, queue)
+		__field(int, reason)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->nic = nic;
+		__entry->queue = queue;
+		__entry->reason = reason;
+	),
+	TP_printk("vm %u nic %u queue %u %s", __entry->vm_id, __entry->nic, __entry->queue,
+		  __print_symbolic(__entry->reason, { LKVM_VQ_ERR_RING, "ring" },
+				   { LKVM_VQ_ERR_AVAIL, "avail_idx" },
+				   { LKVM_VQ_ERR_HEAD, "head" },
+				   { LKVM_VQ_ERR_LOOP, "loop" },
+				   { LKVM_VQ_ERR_ADDR, "addr" },
+				   { LKVM_VQ_ERR_ORDER, "order" },
+				   { LKVM_VQ_ERR_INDIRECT, "indirect" },
+				   { LKVM_VQ_ERR_LEN, "len" },
+				   { LKVM_VQ_ERR_WRITABLE, "writable" },
+				   { LKVM_VQ_ERR_READABLE, "readable" },
+				   { LKVM_VQ_ERR_SETUP, "setup" }))
+);
+
+/* The guest reset the device (wrote status 0); @status is what it was before. */
+TRACE_EVENT(lkvm_net_reset,
+	TP_PROTO(u32 vm_id, u32 nic, u8 status),
+	TP_ARGS(vm_id, nic, status),
+	TP_STRUCT__entry(
+		__field(u32, vm_id)
+		__field(u32, nic)
+		__field(u8, status)
+	),
+	TP_fast_assign(
+		__entry->vm_id = vm_id;
+		__entry->nic = nic;
+		__entry->status = status;
+	),
+	TP_printk("vm %u nic %u status was 0x%x%s", __entry->vm_id, __entry->nic,
+		  __entry->status,
+		  __entry->status & VIRTIO_CONFIG_S_NEEDS_RESET ? " (needs reset)" : "")
 );
 
 #endif /* LKVM_TRACE_H */

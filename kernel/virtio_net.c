@@ -43,6 +43,7 @@
 #include <net/rtnetlink.h>
 
 #include "lkvm.h"
+#include "trace.h"
 #include "virtio_pci.h"
 
 #define LKVM_NET_RXQ		0
@@ -110,12 +111,11 @@ static struct lkvm_nic *lkvm_nic(struct lkvm_virtio *v)
 	return container_of(v, struct lkvm_nic, v);
 }
 
-static void lkvm_net_bad_chain(struct lkvm_nic *nic, enum lkvm_vq_error err)
+static void lkvm_net_bad_chain(struct lkvm_nic *nic, u16 q, enum lkvm_vq_error err)
 {
 	nic->st.bad_desc++;
-	if (!(READ_ONCE(nic->v.status) & VIRTIO_CONFIG_S_NEEDS_RESET))
+	if (lkvm_virtio_broken(&nic->v, q, err))
 		nic->st.needs_reset++;
-	lkvm_virtio_broken(&nic->v);
 }
 
 static void lkvm_net_signal(struct lkvm_nic *nic, u16 q)
@@ -140,9 +140,9 @@ static int lkvm_net_fill_skb(void *ctx, void *p, u32 n)
 	return ret;
 }
 
-/* One TX chain to an skb for @ndev, or NULL to drop it. */
+/* One TX chain to an skb for @ndev, or NULL to drop it, *@why (LKVM_NET_DROP_*) says why. */
 static struct sk_buff *lkvm_net_tx_skb(struct lkvm_nic *nic, struct net_device *ndev,
-				       const struct lkvm_vq_chain *c)
+				       const struct lkvm_vq_chain *c, int *why)
 {
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	struct lkvm_net_skb_fill fill;
@@ -150,8 +150,10 @@ static struct sk_buff *lkvm_net_tx_skb(struct lkvm_nic *nic, struct net_device *
 	struct sk_buff *skb;
 	int err;
 
+	*why = LKVM_NET_DROP_LEN;
 	if (c->out_len < LKVM_NET_HDR_LEN + ETH_HLEN || len > LKVM_NET_MAX_FRAME)
 		return NULL;
+	*why = LKVM_NET_DROP_FAULT;
 	if (lkvm_vq_copy_from(nic->vm, c, 0, &hdr, sizeof(hdr)))
 		return NULL;
 	/* The headers the offloads look at must be in the linear part. */
@@ -159,8 +161,10 @@ static struct sk_buff *lkvm_net_tx_skb(struct lkvm_nic *nic, struct net_device *
 	linear = min(linear, len);
 	skb = alloc_skb_with_frags(linear + NET_IP_ALIGN, len - linear, PAGE_ALLOC_COSTLY_ORDER,
 				   &err, GFP_ATOMIC | __GFP_NOWARN);
-	if (!skb)
+	if (!skb) {
+		*why = LKVM_NET_DROP_NOMEM;
 		return NULL;
+	}
 	skb_reserve(skb, NET_IP_ALIGN);
 	skb_put(skb, linear);
 	skb->data_len = len - linear;
@@ -169,6 +173,7 @@ static struct sk_buff *lkvm_net_tx_skb(struct lkvm_nic *nic, struct net_device *
 	if (lkvm_vq_iter(nic->vm, c, false, LKVM_NET_HDR_LEN, len, lkvm_net_fill_skb, &fill))
 		goto drop;
 	skb->dev = ndev;
+	*why = LKVM_NET_DROP_BAD_HDR;
 	if (virtio_net_hdr_to_skb(skb, &hdr.hdr, true))
 		goto drop;
 	skb->protocol = eth_type_trans(skb, ndev);
@@ -179,20 +184,22 @@ drop:
 }
 
 /*
- * Drain up to @budget chains. Returns true if chains are left (the caller
- * defers them), false when the queue is empty with notifications back on.
+ * Drain up to @budget chains, in @context (LKVM_NET_TX_*). Returns true if
+ * chains are left (the caller defers them), false when the queue is empty
+ * with notifications back on.
  */
-static bool lkvm_net_tx(struct lkvm_nic *nic, unsigned int budget)
+static bool lkvm_net_tx(struct lkvm_nic *nic, unsigned int budget, int context)
 {
 	struct lkvm_vq *vq = &nic->v.vq[LKVM_NET_TXQ];
 	struct lkvm_vq_chain *c = &nic->tx_chain;
+	unsigned int done = 0, sent = 0;
 	struct net_device *ndev;
 	enum lkvm_vq_error err;
-	unsigned int done = 0;
 	LIST_HEAD(frames);
 	bool more = false, irq = false;
 	struct sk_buff *skb;
-	int ret;
+	u64 bytes = 0;
+	int ret, why;
 
 	rcu_read_lock();
 	ndev = rcu_dereference(nic->ndev);
@@ -207,7 +214,7 @@ static bool lkvm_net_tx(struct lkvm_nic *nic, unsigned int budget)
 		}
 		ret = lkvm_vq_pop(nic->vm, vq, c, &err);
 		if (ret < 0 || (ret > 0 && c->nr_in)) {
-			lkvm_net_bad_chain(nic, ret < 0 ? err : LKVM_VQ_ERR_ORDER);
+			lkvm_net_bad_chain(nic, LKVM_NET_TXQ, ret < 0 ? err : LKVM_VQ_ERR_WRITABLE);
 			break;
 		}
 		if (!ret) {
@@ -217,19 +224,24 @@ static bool lkvm_net_tx(struct lkvm_nic *nic, unsigned int budget)
 			continue;
 		}
 		done++;
-		skb = (ndev && (ndev->flags & IFF_UP)) ? lkvm_net_tx_skb(nic, ndev, c) : NULL;
+		why = LKVM_NET_DROP_LINK_DOWN;
+		skb = (ndev && (ndev->flags & IFF_UP)) ? lkvm_net_tx_skb(nic, ndev, c, &why) : NULL;
 		if (skb) {
-			nic->st.tx_packets++;
-			nic->st.tx_bytes += skb->len + ETH_HLEN;
+			sent++;
+			bytes += skb->len + ETH_HLEN;
 			list_add_tail(&skb->list, &frames);
 		} else {
 			nic->st.tx_dropped++;
+			trace_lkvm_net_drop(nic->vm->id, nic->index, false, why, c->out_len);
 		}
 		lkvm_vq_push(nic->vm, vq, c->head, 0);
 	}
+	nic->st.tx_packets += sent;
+	nic->st.tx_bytes += bytes;
 	irq = lkvm_vq_publish(nic->vm, vq);
 	if (irq)
 		lkvm_net_signal(nic, LKVM_NET_TXQ);
+	trace_lkvm_net_tx(nic->vm->id, nic->index, done, sent, bytes, more, context);
 unlock:
 	spin_unlock_bh(&nic->v.qlock[LKVM_NET_TXQ]);
 	if (!list_empty(&frames)) {
@@ -245,7 +257,7 @@ static void lkvm_net_tx_work(struct work_struct *work)
 {
 	struct lkvm_nic *nic = container_of(work, struct lkvm_nic, tx_work);
 
-	if (lkvm_net_tx(nic, LKVM_NET_TX_BUDGET)) {
+	if (lkvm_net_tx(nic, LKVM_NET_TX_BUDGET, LKVM_NET_TX_WORKER)) {
 		nic->st.tx_deferred++;
 		queue_work(system_highpri_wq, &nic->tx_work);
 	}
@@ -291,11 +303,11 @@ static int lkvm_net_rx_buffers(struct lkvm_nic *nic, u32 need)
 		ret = lkvm_vq_pop(nic->vm, vq, &nic->rx_chain[n], &err);
 		if (ret > 0 && nic->rx_chain[n].nr_out) {
 			ret = -EINVAL;
-			err = LKVM_VQ_ERR_ORDER;
+			err = LKVM_VQ_ERR_READABLE;
 		}
 		if (ret < 0) {
 			lkvm_vq_unpop(vq, n);
-			lkvm_net_bad_chain(nic, err);
+			lkvm_net_bad_chain(nic, LKVM_NET_RXQ, err);
 			return ret;
 		}
 		if (!ret) {
@@ -307,8 +319,11 @@ static int lkvm_net_rx_buffers(struct lkvm_nic *nic, u32 need)
 	return n;
 }
 
-/* Put @skb in the guest's buffers. 0: done, -ENOSPC: no room now, other: drop. */
-static int lkvm_net_rx(struct lkvm_nic *nic, struct sk_buff *skb)
+/*
+ * Put @skb in the guest's buffers. Returns how many it took, or 0 if it
+ * is dropped, *@why (LKVM_NET_DROP_*) saying why.
+ */
+static int lkvm_net_rx(struct lkvm_nic *nic, struct sk_buff *skb, int *why)
 {
 	struct lkvm_vq *vq = &nic->v.vq[LKVM_NET_RXQ];
 	struct virtio_net_hdr_mrg_rxbuf hdr;
@@ -316,14 +331,19 @@ static int lkvm_net_rx(struct lkvm_nic *nic, struct sk_buff *skb)
 	u32 left = skb->len, off, chunk;
 	int n, i;
 
+	*why = LKVM_NET_DROP_LEN;
 	if (skb->len > LKVM_NET_MAX_FRAME)
-		return -EMSGSIZE;
+		return 0;
+	*why = LKVM_NET_DROP_BAD_HDR;
 	if (virtio_net_hdr_from_skb(skb, &hdr.hdr, true,
 				    lkvm_virtio_has(&nic->v, VIRTIO_NET_F_GUEST_CSUM), 0))
-		return -EINVAL;
+		return 0;
 	n = lkvm_net_rx_buffers(nic, LKVM_NET_HDR_LEN + skb->len);
-	if (n <= 0)
-		return n ? n : -ENOSPC;
+	if (n <= 0) {
+		*why = !n ? LKVM_NET_DROP_NO_BUFFER : n == -EMSGSIZE ?
+		       LKVM_NET_DROP_SMALL_BUFFERS : LKVM_NET_DROP_BAD_CHAIN;
+		return 0;
+	}
 	hdr.num_buffers = cpu_to_le16(n);
 	for (i = 0; i < n; i++) {
 		const struct lkvm_vq_chain *c = &nic->rx_chain[i];
@@ -340,17 +360,21 @@ static int lkvm_net_rx(struct lkvm_nic *nic, struct sk_buff *skb)
 		left -= chunk;
 		lkvm_vq_push(nic->vm, vq, c->head, off + chunk);
 	}
-	return 0;
+	return n;
 fault:
 	/* A buffer checked at pop went away: only a bug could do that. */
 	lkvm_vq_unpop(vq, n - i);
-	return -EFAULT;
+	*why = LKVM_NET_DROP_FAULT;
+	return 0;
 }
 
-static void lkvm_net_rx_publish(struct lkvm_nic *nic)
+/* Returns whether the driver was interrupted. */
+static bool lkvm_net_rx_publish(struct lkvm_nic *nic)
 {
-	if (lkvm_vq_publish(nic->vm, &nic->v.vq[LKVM_NET_RXQ]))
-		lkvm_net_signal(nic, LKVM_NET_RXQ);
+	if (!lkvm_vq_publish(nic->vm, &nic->v.vq[LKVM_NET_RXQ]))
+		return false;
+	lkvm_net_signal(nic, LKVM_NET_RXQ);
+	return true;
 }
 
 static netdev_tx_t lkvm_net_xmit(struct sk_buff *skb, struct net_device *ndev)
@@ -358,7 +382,7 @@ static netdev_tx_t lkvm_net_xmit(struct sk_buff *skb, struct net_device *ndev)
 	struct lkvm_net_priv *priv = netdev_priv(ndev);
 	struct lkvm_nic *nic = rcu_dereference_bh(priv->nic);
 	spinlock_t *lock;	/* the RX queue's */
-	int ret;
+	int n, why, irq;
 
 	if (!nic) {
 		DEV_STATS_INC(ndev, tx_dropped);
@@ -369,6 +393,8 @@ static netdev_tx_t lkvm_net_xmit(struct sk_buff *skb, struct net_device *ndev)
 	if (!lkvm_virtio_queue_live(&nic->v, LKVM_NET_RXQ)) {
 		nic->st.rx_dropped++;
 		spin_unlock(lock);
+		trace_lkvm_net_drop(nic->vm->id, nic->index, true, LKVM_NET_DROP_QUEUE_DOWN,
+				    skb->len);
 		goto drop;
 	}
 	/*
@@ -376,17 +402,22 @@ static netdev_tx_t lkvm_net_xmit(struct sk_buff *skb, struct net_device *ndev)
 	 * stopping the queue instead would let a guest that never posts
 	 * buffers hold the host's senders, whose frames the qdisc keeps.
 	 */
-	ret = lkvm_net_rx(nic, skb);
-	if (ret) {
+	n = lkvm_net_rx(nic, skb, &why);
+	if (!n) {
 		nic->st.rx_dropped++;
+		trace_lkvm_net_drop(nic->vm->id, nic->index, true, why, skb->len);
 	} else {
 		nic->st.rx_packets++;
 		nic->st.rx_bytes += skb->len;
 	}
-	if (!netdev_xmit_more())
-		lkvm_net_rx_publish(nic);
+	if (netdev_xmit_more())
+		irq = LKVM_NET_IRQ_BATCHED;
+	else
+		irq = lkvm_net_rx_publish(nic) ? LKVM_NET_IRQ_SENT : LKVM_NET_IRQ_NONE;
+	if (n)
+		trace_lkvm_net_rx(nic->vm->id, nic->index, skb->len, n, irq);
 	spin_unlock(lock);
-	if (ret)
+	if (!n)
 		goto drop;
 	consume_skb(skb);
 	return NETDEV_TX_OK;
@@ -403,7 +434,7 @@ static void lkvm_net_notify(struct lkvm_virtio *v, u16 q)
 
 	WRITE_ONCE(nic->st.notify, nic->st.notify + 1);
 	if (q == LKVM_NET_TXQ) {
-		if (lkvm_net_tx(nic, LKVM_NET_TX_BUDGET)) {
+		if (lkvm_net_tx(nic, LKVM_NET_TX_BUDGET, LKVM_NET_TX_NOTIFY)) {
 			nic->st.tx_deferred++;
 			queue_work(system_highpri_wq, &nic->tx_work);
 		}
@@ -629,6 +660,7 @@ static struct lkvm_nic *lkvm_nic_alloc(struct lkvm_vm *vm, const struct lkvm_net
 		return NULL;
 	nic->vm = vm;
 	nic->index = index;
+	nic->v.index = index;
 	INIT_WORK(&nic->tx_work, lkvm_net_tx_work);
 	if (is_zero_ether_addr(n->mac))
 		eth_random_addr(nic->mac);

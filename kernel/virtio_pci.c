@@ -23,6 +23,7 @@
 #include <linux/pci_ids.h>
 
 #include "lkvm.h"
+#include "trace.h"
 #include "virtio_pci.h"
 
 #define VIRTIO_PCI_VENDOR	0x1af4
@@ -102,25 +103,31 @@ void lkvm_virtio_config_changed(struct lkvm_virtio *v)
  * Lockless, as it is called with a queue lock held, which nests inside
  * @v->lock: the status only changes by cmpxchg.
  */
-void lkvm_virtio_broken(struct lkvm_virtio *v)
+bool lkvm_virtio_broken(struct lkvm_virtio *v, u16 q, enum lkvm_vq_error err)
 {
 	u8 old;
 
 	do {
 		old = READ_ONCE(v->status);
 		if (!old || (old & VIRTIO_CONFIG_S_NEEDS_RESET))
-			return;
+			return false;
 	} while (cmpxchg(&v->status, old, old | VIRTIO_CONFIG_S_NEEDS_RESET) != old);
+	trace_lkvm_net_broken(v->vm->id, v->index, q, err);
 	lkvm_virtio_signal(v, VIRTIO_ISR_CONFIG, READ_ONCE(v->config_vector));
+	return true;
 }
 
-/* Back to the state at power-on; the device has stopped using the queues. */
-static void lkvm_virtio_reset(struct lkvm_virtio *v)
+/*
+ * Back to the state at power-on; the device has stopped using the queues.
+ * Returns the status before.
+ */
+static u8 lkvm_virtio_reset(struct lkvm_virtio *v)
 {
 	unsigned int q;
+	u8 old;
 
 	spin_lock_bh(&v->lock);
-	WRITE_ONCE(v->status, 0);
+	old = xchg(&v->status, 0);
 	spin_unlock_bh(&v->lock);
 	v->ops->reset(v);
 	spin_lock_bh(&v->lock);
@@ -137,6 +144,7 @@ static void lkvm_virtio_reset(struct lkvm_virtio *v)
 	WRITE_ONCE(v->config_vector, VIRTIO_MSI_NO_VECTOR);
 	v->isr = 0;
 	spin_unlock_bh(&v->lock);
+	return old;
 }
 
 void lkvm_virtio_shutdown(struct lkvm_virtio *v)
@@ -200,7 +208,9 @@ static u16 lkvm_virtio_vector(struct lkvm_virtio *v, u16 vec)
 static void lkvm_virtio_common_write(struct lkvm_virtio *v, u32 off, u8 size, u32 val)
 {
 	bool driver_ok = false, bad = false, reset = false;
+	u16 bad_q = 0;
 	struct lkvm_vq *vq;
+	u8 old_status;
 	bool frozen;
 
 	spin_lock_bh(&v->lock);
@@ -246,10 +256,12 @@ static void lkvm_virtio_common_write(struct lkvm_virtio *v, u32 off, u8 size, u3
 	case VIRTIO_PCI_COMMON_Q_ENABLE | 2 << 8:
 		if (frozen || val != 1)
 			break;
-		if (lkvm_virtio_rings_ok(v, vq))
+		if (lkvm_virtio_rings_ok(v, vq)) {
 			lkvm_virtio_enable_queue(v, vq, v->queue_sel);
-		else
+		} else {
 			bad = true;
+			bad_q = v->queue_sel;
+		}
 		break;
 	case VIRTIO_PCI_COMMON_Q_DESCLO | 4 << 8:
 		if (!frozen)
@@ -277,10 +289,12 @@ static void lkvm_virtio_common_write(struct lkvm_virtio *v, u32 off, u8 size, u3
 		break;
 	}
 	spin_unlock_bh(&v->lock);
-	if (reset)
-		lkvm_virtio_reset(v);
+	if (reset) {
+		old_status = lkvm_virtio_reset(v);
+		trace_lkvm_net_reset(v->vm->id, v->index, old_status);
+	}
 	if (bad)
-		lkvm_virtio_broken(v);
+		lkvm_virtio_broken(v, bad_q, LKVM_VQ_ERR_SETUP);
 	if (driver_ok)
 		v->ops->driver_ok(v);
 }

@@ -39,6 +39,7 @@ struct lkvm_virtio {
 	const struct lkvm_virtio_ops *ops;
 	void *priv;
 	u16 device_id;		/* virtio device type: 1 for network */
+	u32 index;		/* which of the VM's devices of its type, in events */
 	u64 features;		/* what the device offers */
 	u16 nr_queues;
 	u16 queue_max;		/* each queue's largest (and default) size */
@@ -89,10 +90,12 @@ static inline bool lkvm_virtio_has(struct lkvm_virtio *v, unsigned int bit)
 bool lkvm_virtio_signal_queue(struct lkvm_virtio *v, u16 q);
 void lkvm_virtio_config_changed(struct lkvm_virtio *v);
 /*
- * The driver broke the rules: DEVICE_NEEDS_RESET, a configuration
- * interrupt, and no queue is processed until it resets the device.
+ * The driver broke the rules of queue @q (@err says which):
+ * DEVICE_NEEDS_RESET, a configuration interrupt, and no queue is processed
+ * until it resets the device. Returns true if this call set NEEDS_RESET
+ * (false: it was set already, or the device is reset).
  */
-void lkvm_virtio_broken(struct lkvm_virtio *v);
+bool lkvm_virtio_broken(struct lkvm_virtio *v, u16 q, enum lkvm_vq_error err);
 /* Stop the device for good (the VM is going): like a reset, from the host. */
 void lkvm_virtio_shutdown(struct lkvm_virtio *v);
 

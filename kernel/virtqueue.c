@@ -168,13 +168,13 @@ static enum lkvm_vq_error lkvm_vq_walk(struct lkvm_vm *vm, struct lkvm_vq *vq, u
 }
 
 /* The driver's avail->idx, checked: it may run at most a queue ahead. */
-static int lkvm_vq_avail_idx(struct lkvm_vm *vm, struct lkvm_vq *vq, u16 *idx)
+static enum lkvm_vq_error lkvm_vq_avail_idx(struct lkvm_vm *vm, struct lkvm_vq *vq, u16 *idx)
 {
 	if (lkvm_vq_read16(vm, vq->avail_gpa + AVAIL_IDX, idx))
-		return -EFAULT;
+		return LKVM_VQ_ERR_RING;
 	if ((u16)(*idx - vq->last_avail) > vq->size)
-		return -EINVAL;
-	return 0;
+		return LKVM_VQ_ERR_AVAIL;
+	return LKVM_VQ_OK;
 }
 
 bool lkvm_vq_has_avail(struct lkvm_vm *vm, struct lkvm_vq *vq)
@@ -189,11 +189,12 @@ int lkvm_vq_pop(struct lkvm_vm *vm, struct lkvm_vq *vq, struct lkvm_vq_chain *c,
 {
 	u16 idx, head;
 
-	*err = LKVM_VQ_ERR_RING;
-	if (lkvm_vq_avail_idx(vm, vq, &idx))
+	*err = lkvm_vq_avail_idx(vm, vq, &idx);
+	if (*err)
 		return -EINVAL;
 	if (idx == vq->last_avail)
 		return 0;
+	*err = LKVM_VQ_ERR_RING;
 	/* The entries are read only after the index that published them. */
 	smp_rmb();
 	if (lkvm_vq_read16(vm, vq->avail_gpa + AVAIL_RING(vq->last_avail % vq->size), &head))

@@ -57,16 +57,25 @@ struct lkvm_vq_chain {
 	struct lkvm_vq_buf buf[LKVM_VQ_MAX_BUFS];
 };
 
-/* Why a chain was refused: every one is the driver's fault. */
+/*
+ * Why a chain (or a queue) was refused: every one is the driver's fault.
+ * Each is its own reason in the lkvm_net_broken event.
+ */
 enum lkvm_vq_error {
 	LKVM_VQ_OK,
-	LKVM_VQ_ERR_RING,	/* the rings are not in RAM, or avail->idx ran ahead */
+	LKVM_VQ_ERR_RING,	/* the rings are not in RAM */
+	LKVM_VQ_ERR_AVAIL,	/* avail->idx ran more than a queue ahead */
 	LKVM_VQ_ERR_HEAD,	/* a descriptor index past the queue size */
 	LKVM_VQ_ERR_LOOP,	/* more descriptors than the queue (or table) has */
 	LKVM_VQ_ERR_ADDR,	/* a buffer outside guest RAM, or wrapping */
 	LKVM_VQ_ERR_ORDER,	/* a readable buffer after a writable one */
 	LKVM_VQ_ERR_INDIRECT,	/* a bad indirect table, or one inside another */
 	LKVM_VQ_ERR_LEN,	/* too many buffers or bytes for one chain */
+	/* The device's own rules about a chain the queue took. */
+	LKVM_VQ_ERR_WRITABLE,	/* a writable buffer where the device only reads */
+	LKVM_VQ_ERR_READABLE,	/* a readable buffer where the device only writes */
+	/* The queue, when the driver enabled it. */
+	LKVM_VQ_ERR_SETUP,	/* rings misaligned or not in RAM */
 };
 
 /* Device reset: forget everything the driver set. */

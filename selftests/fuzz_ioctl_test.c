@@ -6,21 +6,27 @@
  * and boundary arguments and bad pointers, while other threads close those
  * descriptors under them, LKVM_RUN included (tiny guests built by hand in
  * registered memory: HLT, a loop, port writes, CPUID, an undefined opcode,
- * string I/O, in real and in long mode).
+ * string I/O, in real and in long mode). NICs too (LKVM_CREATE_NET), with
+ * random names, patterns, MACs and flags: each one a host net_device.
  *
  * Every result must be one Documentation/api.rst allows for that ioctl;
  * when the descriptor is known to have stayed what it was during the call,
  * exactly: an ioctl of another kind of file is ENOTTY, a pointer the
- * kernel cannot read (or, to copy out to, write) is EFAULT. Afterwards
- * nothing may stay pinned or allocated, and the module must unload.
+ * kernel cannot read (or, to copy out to, write) is EFAULT, a struct
+ * lkvm_net the ABI refuses is EINVAL, and a NIC made is there with the
+ * name and index it was given. Afterwards nothing may stay pinned or
+ * allocated, no net_device may be left, and the module must unload.
  *
  * The seed is printed; LKVM_FUZZ_SEED=<seed> replays each thread's
  * sequence of choices (the threads' interleaving is up to the scheduler),
  * LKVM_FUZZ_ITERATIONS=<n> changes the number of operations per thread.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -49,6 +55,8 @@
 #define GUEST_MEM_SIZE		(4UL << 20)
 #define SMALL_MAP_SIZE		(16 * PAGE)
 #define MAX_REPORTS		20
+/* LKVM_CAP_NET: the NICs one VM takes. */
+#define MAX_NICS		8
 
 /* Snippets of guest code at these guest physical addresses (real and long mode). */
 #define CODE_GPA		0x1000
@@ -135,11 +143,16 @@ static const struct cmd cmds[] = {
 	  E(EFAULT) | E(EINVAL) },
 	{ LKVM_GET_VCPU_STATS, "GET_VCPU_STATS", K_VCPU, true, sizeof(struct lkvm_vcpu_stats),
 	  E(EFAULT) },
+	{ LKVM_CREATE_NET, "CREATE_NET", K_VM, true, sizeof(struct lkvm_net),
+	  E(EFAULT) | E(EINVAL) | E(ENODEV) | E(EBUSY) | E(ENOSPC) | E(EEXIST) | E(ENOMEM) },
+	{ LKVM_GET_VM_STATS, "GET_VM_STATS", K_VM, true, sizeof(struct lkvm_vm_stats),
+	  E(EFAULT) | E(ENOMEM) },
 };
 #define NR_CMDS		(sizeof(cmds) / sizeof(cmds[0]))
 enum {
 	C_API, C_CAP, C_CREATE_VM, C_REGION, C_CREATE_VCPU, C_TEST_EXITS, C_PLATFORM,
 	C_GET_REGS, C_SET_REGS, C_GET_SREGS, C_SET_SREGS, C_RUN, C_INTERRUPT, C_STATS,
+	C_NET, C_VM_STATS,
 };
 
 static struct slot slots[NR_SLOTS];
@@ -147,7 +160,9 @@ static int devnull = -1;
 static pthread_t workers[NR_THREADS];
 static atomic_bool stop_kicking;
 static atomic_int violations, reports;
-static atomic_long created, calls, runs_entered;
+static atomic_long created, calls, runs_entered, nics_made;
+/* LKVM_CREATE_NET's results on a VM file, by errno (0: a NIC made). */
+static atomic_long net_results[64];
 /* LKVM_RUN's returns by exit reason (0: any other). */
 static atomic_long run_exits[LKVM_EXIT_SYSTEM_EVENT + 1];
 static long iterations;
@@ -175,6 +190,8 @@ struct thread {
 		struct lkvm_run run;
 		struct lkvm_interrupt irq;
 		struct lkvm_vcpu_stats stats;
+		struct lkvm_net net;
+		struct lkvm_vm_stats vm_stats;
 		uint8_t bytes[4096];
 	} arg;
 	char console[8192];
@@ -485,6 +502,168 @@ static void fill_region(struct thread *t, struct lkvm_memory_region *r)
 	r->userspace_addr = region_uaddr(t);
 }
 
+static const char *const net_names[] = {
+	"fz%d", "fuzz%d", "lkvm%d", "lo", "%d", "a%d%d", "a%s", "%", ".", "..", "a/b", "a b",
+	"a:b", "fznic", "fz\t1", "abcdefghijklm%d", "abcdefghijklmn%d", "abcdefghijklmno",
+	"fz%d0%d",
+};
+
+static void fill_ifname(struct thread *t, char *name)
+{
+	size_t i, n;
+
+	switch (below(t, 6)) {
+	case 0:
+	case 1:
+		break;		/* empty: lkvm%d */
+	case 2:
+		strcpy(name, net_names[below(t, sizeof(net_names) / sizeof(net_names[0]))]);
+		break;
+	case 3:
+		/* A fixed name of a few letters and digits: collisions happen. */
+		snprintf(name, IFNAMSIZ, "fz%u", (unsigned int)below(t, 8));
+		break;
+	case 4:
+		/* Any bytes, terminated somewhere or nowhere. */
+		n = below(t, IFNAMSIZ + 1);
+		for (i = 0; i < n; i++)
+			name[i] = 1 + below(t, 255);
+		break;
+	default:
+		/* All 16 bytes printable: no terminator. */
+		for (i = 0; i < IFNAMSIZ; i++)
+			name[i] = 'a' + below(t, 26);
+		break;
+	}
+}
+
+static void fill_net(struct thread *t, struct lkvm_net *n)
+{
+	size_t i;
+
+	n->flags = chance(t, 90) ? 0 : boundary(t);
+	n->pad = chance(t, 95) ? 0 : 1 + below(t, 0xffff);
+	n->pad2 = chance(t, 95) ? 0 : boundary(t) | 1;
+	if (chance(t, 5))
+		n->reserved[below(t, 4)] = boundary(t) | 1;
+	/* Out fields: what comes in must not matter. */
+	n->pci_devfn = chance(t, 80) ? 0 : rnd(t);
+	n->ifindex = chance(t, 80) ? 0 : rnd(t);
+	fill_ifname(t, n->ifname);
+	switch (below(t, 5)) {
+	case 0:
+	case 1:
+		break;		/* zero: a random one */
+	case 2:
+		for (i = 0; i < 6; i++)
+			n->mac[i] = rnd(t);
+		n->mac[0] = (n->mac[0] & ~1) | 2;
+		break;
+	case 3:
+		for (i = 0; i < 6; i++)
+			n->mac[i] = rnd(t);
+		break;
+	default:
+		memset(n->mac, 0xff, 6);
+		if (chance(t, 50))
+			n->mac[5] = 1 + below(t, 254);
+		break;
+	}
+}
+
+/* What dev_valid_name() refuses, and our own rules: the ABI's EINVAL. */
+static bool net_refused(const struct lkvm_net *n)
+{
+	size_t len = strnlen(n->ifname, IFNAMSIZ), i;
+
+	if (n->flags || n->pad || n->pad2 || n->reserved[0] || n->reserved[1] ||
+	    n->reserved[2] || n->reserved[3] || len == IFNAMSIZ || (n->mac[0] & 1))
+		return true;
+	if (!len)
+		return false;
+	if (!strcmp(n->ifname, ".") || !strcmp(n->ifname, ".."))
+		return true;
+	for (i = 0; i < len; i++)
+		if (strchr("/:", n->ifname[i]) || isspace((unsigned char)n->ifname[i]))
+			return true;
+	return false;
+}
+
+static long read_long(const char *path)
+{
+	char buf[32] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 0) : -1;
+}
+
+/*
+ * A NIC made: its net_device has the name and index the answer gives, and
+ * the MAC asked for, or a unicast one. @in is what went in. Returns false
+ * with what is wrong in @msg.
+ */
+static bool net_made_ok(const struct lkvm_net *in, const struct lkvm_net *out, char *msg,
+			size_t len)
+{
+	static const uint8_t zero[6];
+	char path[64 + IFNAMSIZ];
+	long ifindex;
+
+	if (strnlen(out->ifname, IFNAMSIZ) == IFNAMSIZ || !out->ifname[0] ||
+	    strchr(out->ifname, '%')) {
+		snprintf(msg, len, "the name \"%.16s\"", out->ifname);
+		return false;
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", out->ifname);
+	ifindex = read_long(path);
+	if (ifindex != out->ifindex) {
+		snprintf(msg, len, "%s, ifindex %u, but sysfs says %ld", out->ifname, out->ifindex,
+			 ifindex);
+		return false;
+	}
+	if ((out->mac[0] & 1) || !memcmp(out->mac, zero, 6) ||
+	    (memcmp(in->mac, zero, 6) && memcmp(in->mac, out->mac, 6))) {
+		snprintf(msg, len, "MAC %02x:%02x:%02x:%02x:%02x:%02x", out->mac[0], out->mac[1],
+			 out->mac[2], out->mac[3], out->mac[4], out->mac[5]);
+		return false;
+	}
+	if ((out->pci_devfn & 7) || !out->pci_devfn || out->pci_devfn > 0xff) {
+		snprintf(msg, len, "devfn %#x", out->pci_devfn);
+		return false;
+	}
+	return true;
+}
+
+/* The network interfaces of the host, by name, in @names (NULL: only counted). */
+static int count_netdevs(char *names, size_t len)
+{
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	if (names)
+		names[0] = '\0';
+	d = opendir("/sys/class/net");
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		if (names && strlen(names) + strlen(e->d_name) + 2 < len) {
+			strcat(names, " ");
+			strcat(names, e->d_name);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
 static void fill_arg(struct thread *t, int c)
 {
 	void *a = &t->arg;
@@ -529,6 +708,9 @@ static void fill_arg(struct thread *t, int c)
 		t->arg.irq.vector = chance(t, 70) ? 32 + below(t, 224) :
 			PICK(t, 0, 2, 31, 255, 256, 0xffffffff);
 		t->arg.irq.flags = chance(t, 90) ? 0 : boundary(t);
+		break;
+	case C_NET:
+		fill_net(t, &t->arg.net);
 		break;
 	default:
 		/* Output-only structs: garbage in must not matter. */
@@ -641,6 +823,33 @@ static void judge(const struct fd_ref *r, int c, unsigned long nr, long ret, int
 		       ret < 0 ? strerror(err) : "success");
 }
 
+/*
+ * LKVM_CREATE_NET's own rules, for a struct in the thread's buffer (@in,
+ * as it went in) on a VM file that stayed one: a struct the ABI refuses
+ * is EINVAL, whatever the VM; a NIC made is there as answered.
+ */
+static void judge_net(struct thread *t, const struct fd_ref *r, const struct lkvm_net *in,
+		      long ret, int err)
+{
+	char msg[128];
+
+	if (r->kind != K_VM)
+		return;
+	atomic_fetch_add(&net_results[ret < 0 && err > 0 && err < 64 ? err : 0], 1);
+	if (net_refused(in) && !(ret < 0 && err == EINVAL)) {
+		report("CREATE_NET of a struct the ABI refuses (flags %#x pad %#x pad2 %#x "
+		       "name \"%.16s\" mac[0] %#x): %ld (%s), want EINVAL", in->flags, in->pad,
+		       in->pad2, in->ifname, in->mac[0], ret, ret < 0 ? strerror(err) : "success");
+		return;
+	}
+	if (ret < 0)
+		return;
+	atomic_fetch_add(&nics_made, 1);
+	/* Only if the VM file stayed open through the look at sysfs: the NIC had to be there. */
+	if (!net_made_ok(in, &t->arg.net, msg, sizeof(msg)) && stable(r))
+		report("CREATE_NET made a NIC, but: %s", msg);
+}
+
 /* ---- operations ---- */
 
 static long do_ioctl(int fd, unsigned long nr, unsigned long arg, int *err)
@@ -659,10 +868,16 @@ static long call(struct thread *t, struct fd_ref *r, int c, unsigned long arg,
 	long ret;
 	int err, i;
 
+	struct lkvm_net in;
+
 	if (c == C_RUN)
 		atomic_fetch_add(&runs_entered, 1);
+	if (c == C_NET)
+		in = t->arg.net;
 	ret = do_ioctl(r->fd, cmd->nr, arg, &err);
 	judge(r, c, cmd->nr, ret, err, cls);
+	if (c == C_NET && arg == (uintptr_t)&t->arg && stable(r))
+		judge_net(t, r, &in, ret, err);
 	if (ret >= 0 && c == C_RUN && arg == (uintptr_t)&t->arg)
 		check_run(&t->arg.run);
 	if (ret >= 0 && (c == C_CREATE_VM || c == C_CREATE_VCPU || c == C_PLATFORM)) {
@@ -787,6 +1002,29 @@ static void write_guest_image(void)
 		pd[i] = (i << 21) | 0x83;
 }
 
+/*
+ * As many good NICs as a VM takes, and one more: ENOSPC, if the VM file
+ * stayed what it was and took them all.
+ */
+static void fill_nics(struct thread *t, struct fd_ref *vm)
+{
+	int i, made = 0, err;
+	long ret;
+
+	for (i = 0; i <= MAX_NICS; i++) {
+		memset(&t->arg.net, 0, sizeof(t->arg.net));
+		ret = call(t, vm, C_NET, (uintptr_t)&t->arg.net, P_GOOD, NULL);
+		err = errno;
+		if (i < MAX_NICS) {
+			made += ret == 0;
+			continue;
+		}
+		if (made == MAX_NICS && stable(vm) && !(ret < 0 && err == ENOSPC))
+			report("CREATE_NET on a VM with %d NICs: %ld (%s), want ENOSPC", made, ret,
+			       ret < 0 ? strerror(err) : "success");
+	}
+}
+
 /* A VM with RAM at 0, maybe a platform, and a vCPU about to run a snippet. */
 static void build_guest(struct thread *t)
 {
@@ -805,6 +1043,14 @@ static void build_guest(struct thread *t)
 	if (chance(t, 50)) {
 		memset(&t->arg.platform, 0, sizeof(t->arg.platform));
 		call(t, &vm, C_PLATFORM, (uintptr_t)&t->arg.platform, P_GOOD, NULL);
+	}
+	/* A NIC, maybe: only a VM with a platform that has not run takes one. */
+	if (chance(t, 30)) {
+		memset(&t->arg.net, 0, sizeof(t->arg.net));
+		fill_net(t, &t->arg.net);
+		call(t, &vm, C_NET, (uintptr_t)&t->arg.net, P_GOOD, NULL);
+	} else if (chance(t, 5)) {
+		fill_nics(t, &vm);
 	}
 	if (chance(t, 30)) {
 		memset(&t->arg.test_exits, 0, sizeof(t->arg.test_exits));
@@ -992,7 +1238,9 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_threads_closing, 300)
 {
 	const char *iters = getenv("LKVM_FUZZ_ITERATIONS");
 	struct sigaction sa = { .sa_handler = on_signal };
+	static char netdevs_before[4096], netdevs_after[4096];
 	long pin_before, pins_before;
+	int nr_netdevs;
 	uint64_t seed = seed_from_env();
 	pthread_t kick;
 	char msg[512];
@@ -1016,6 +1264,8 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_threads_closing, 300)
 	ASSERT_LE(0, pin_before);
 	ASSERT_LE(0, pins_before);
 	ASSERT_EQ(0, lkvm_mem_snapshot(&self->before));
+	nr_netdevs = count_netdevs(netdevs_before, sizeof(netdevs_before));
+	ASSERT_LT(0, nr_netdevs);
 
 	start = time(NULL);
 	for (i = 0; i < NR_THREADS; i++) {
@@ -1029,6 +1279,16 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_threads_closing, 300)
 	atomic_store(&stop_kicking, true);
 	pthread_join(kick, NULL);
 	close_all();
+	/* Every VM is closed: their net_devices go (module unload would hide it). */
+	for (i = 0; i < 500 && count_netdevs(NULL, 0) != nr_netdevs; i++)
+		usleep(10000);
+	EXPECT_EQ(nr_netdevs, count_netdevs(netdevs_after, sizeof(netdevs_after)))
+		TH_LOG("net_devices before:%s; after:%s", netdevs_before, netdevs_after);
+	fprintf(stderr, "# CREATE_NET on VM files: %ld NICs made", atomic_load(&nics_made));
+	for (i = 1; i < 64; i++)
+		if (atomic_load(&net_results[i]))
+			fprintf(stderr, ", %ld %s", atomic_load(&net_results[i]), strerror(i));
+	fprintf(stderr, "\n");
 	fprintf(stderr, "# %ld calls in %lds: %ld files created, %ld LKVM_RUN; exits: %ld shutdown, "
 		"%ld internal error, %ld test io, %ld test mmio, %ld system event\n",
 		atomic_load(&calls), (long)(time(NULL) - start), atomic_load(&created),

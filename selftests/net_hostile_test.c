@@ -43,67 +43,11 @@
 
 #include "kselftest_harness.h"
 #include "lib/guest.h"
+#include "lib/guest_virtio.h"
 #include "lib/lkvm_util.h"
 
-/* ---- PCI and virtio 1.x, as the guest sees them ---- */
+/* ---- The guest's buffers ---- */
 
-#define PCI_ADDR_PORT		0xcf8
-#define PCI_DATA_PORT		0xcfc
-#define PCI_ADDR(dev, fn, reg)	(0x80000000u | (dev) << 11 | (fn) << 8 | (reg))
-#define PCI_COMMAND		0x04
-#define PCI_COMMAND_IO		0x1
-#define PCI_COMMAND_MEMORY	0x2
-#define PCI_COMMAND_MASTER	0x4
-#define PCI_STATUS_CAP_LIST	0x10
-#define PCI_BAR0		0x10
-#define PCI_CAP_PTR		0x34
-#define PCI_CAP_ID_VNDR		0x09
-
-#define VIRTIO_VENDOR		0x1af4
-#define VIRTIO_NET_MODERN	0x1041
-
-/* cfg_type of struct virtio_pci_cap */
-#define VIRTIO_CAP_COMMON	1
-#define VIRTIO_CAP_NOTIFY	2
-#define VIRTIO_CAP_ISR		3
-#define VIRTIO_CAP_DEVICE	4
-
-/* struct virtio_pci_common_cfg */
-#define CC_DFSELECT		0x00
-#define CC_DF			0x04
-#define CC_GFSELECT		0x08
-#define CC_GF			0x0c
-#define CC_NUM_QUEUES		0x12
-#define CC_STATUS		0x14
-#define CC_Q_SELECT		0x16
-#define CC_Q_SIZE		0x18
-#define CC_Q_MSIX		0x1a
-#define CC_Q_ENABLE		0x1c
-#define CC_Q_NOTIFY_OFF		0x1e
-#define CC_Q_DESC		0x20
-#define CC_Q_AVAIL		0x28
-#define CC_Q_USED		0x30
-#define VIRTIO_NO_VECTOR	0xffff
-
-#define S_ACKNOWLEDGE		0x01
-#define S_DRIVER		0x02
-#define S_DRIVER_OK		0x04
-#define S_FEATURES_OK		0x08
-#define S_NEEDS_RESET		0x40
-
-#define F_MAC			(1ULL << 5)
-#define F_INDIRECT		(1ULL << 28)
-#define F_VERSION_1		(1ULL << 32)
-
-#define D_NEXT			1
-#define D_WRITE			2
-#define D_INDIRECT		4
-
-#define RXQ			0
-#define TXQ			1
-#define QMAX			256
-/* struct virtio_net_hdr_v1: num_buffers is always there with VERSION_1. */
-#define NET_HDR_LEN		12
 #define NR_RX_BUFS		16
 #define RX_BUF_LEN		2048
 #define RX_PATTERN		0xa5
@@ -190,384 +134,41 @@ struct host_cmd {
 
 static struct host_cmd cmd;
 
-/* ---- Guest: port I/O, configuration space, the device's structures ---- */
+/* ---- Guest: the device, through lib/guest_virtio.c ---- */
 
-#define VOLATILE(x)	(*(volatile __typeof__(x) *)&(x))
-
-/* x86 keeps stores in order: the device sees ring writes in program order. */
-static inline void barrier(void)
-{
-	asm volatile("" : : : "memory");
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-
-	asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return (uint64_t)hi << 32 | lo;
-}
-
-static uint32_t pci_read32(uint32_t devfn, uint32_t reg)
-{
-	outl(PCI_ADDR_PORT, PCI_ADDR(devfn >> 3, devfn & 7, reg & 0xfc));
-	return inl(PCI_DATA_PORT);
-}
-
-static uint8_t pci_read8(uint32_t devfn, uint32_t reg)
-{
-	return pci_read32(devfn, reg) >> ((reg & 3) * 8);
-}
-
-static void pci_write16(uint32_t devfn, uint32_t reg, uint16_t v)
-{
-	outl(PCI_ADDR_PORT, PCI_ADDR(devfn >> 3, devfn & 7, reg & 0xfc));
-	outw(PCI_DATA_PORT + (reg & 2), v);
-}
-
-/* A virtio structure: in an I/O BAR or, below 4 GiB, in a memory BAR. */
-struct region {
-	uint64_t base;
-	uint32_t len;
-	bool io;
-};
-
-static uint8_t rd8(const struct region *r, uint32_t off)
-{
-	return r->io ? inb(r->base + off) : *(volatile uint8_t *)(r->base + off);
-}
-
-static uint16_t rd16(const struct region *r, uint32_t off)
-{
-	return r->io ? inw(r->base + off) : *(volatile uint16_t *)(r->base + off);
-}
-
-static uint32_t rd32(const struct region *r, uint32_t off)
-{
-	return r->io ? inl(r->base + off) : *(volatile uint32_t *)(r->base + off);
-}
-
-static void wr8(const struct region *r, uint32_t off, uint8_t v)
-{
-	if (r->io)
-		guest_outb(r->base + off, v);
-	else
-		*(volatile uint8_t *)(r->base + off) = v;
-}
-
-static void wr16(const struct region *r, uint32_t off, uint16_t v)
-{
-	if (r->io)
-		outw(r->base + off, v);
-	else
-		*(volatile uint16_t *)(r->base + off) = v;
-}
-
-static void wr32(const struct region *r, uint32_t off, uint32_t v)
-{
-	if (r->io)
-		outl(r->base + off, v);
-	else
-		*(volatile uint32_t *)(r->base + off) = v;
-}
-
-/* 64-bit fields as two 32-bit writes, low first: virtio allows it. */
-static void wr64(const struct region *r, uint32_t off, uint64_t v)
-{
-	wr32(r, off, v);
-	wr32(r, off + 4, v >> 32);
-}
-
-struct vdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-/* A split virtqueue: descriptor table, driver (avail) and device (used) areas. */
-struct vring {
-	struct vdesc desc[QMAX];
-	struct {
-		uint16_t flags;
-		uint16_t idx;
-		uint16_t ring[QMAX];
-		uint16_t used_event;
-	} avail __attribute__((aligned(4096)));
-	struct {
-		uint16_t flags;
-		uint16_t idx;
-		struct {
-			uint32_t id;
-			uint32_t len;
-		} ring[QMAX];
-		uint16_t avail_event;
-	} used __attribute__((aligned(4096)));
-};
-
-struct vq {
-	struct vring *ring;
-	uint16_t size;
-	uint16_t notify_off;
-	uint16_t avail_idx;	/* the next index the driver publishes */
-	uint16_t used_seen;	/* how far the driver read the used ring */
-};
-
-static struct {
-	uint32_t devfn;
-	struct region common, notify, isr, device;
-	uint32_t notify_mul;
-	uint64_t features;
-	uint8_t mac[6];
-	struct vq q[2];
-} dev;
-
-static struct vring rings[2] __attribute__((aligned(4096)));
 static uint8_t tx_hdr[NET_HDR_LEN] __attribute__((aligned(16)));
 static uint8_t tx_frame[FRAME_LEN] __attribute__((aligned(16)));
 static uint8_t big_buf[(64 << 10) + 4096] __attribute__((aligned(4096)));
 static uint8_t rx_bufs[NR_RX_BUFS][RX_BUF_LEN] __attribute__((aligned(4096)));
-static struct vdesc itable[4] __attribute__((aligned(16)));
-static struct vdesc itable2[2] __attribute__((aligned(16)));
-
-static uint32_t find_nic(void)
-{
-	uint32_t devfn;
-
-	for (devfn = 0; devfn < 256; devfn += 8)
-		if (pci_read32(devfn, 0) == (VIRTIO_NET_MODERN << 16 | VIRTIO_VENDOR))
-			return devfn;
-	GUEST_ASSERT(0);
-	return 0;
-}
-
-static void bar_region(struct region *r, uint8_t bar, uint32_t off, uint32_t len)
-{
-	uint32_t lo, hi = 0;
-
-	GUEST_ASSERT(bar < 6);
-	lo = pci_read32(dev.devfn, PCI_BAR0 + 4 * bar);
-	r->io = lo & 1;
-	if (r->io) {
-		r->base = lo & ~3u;
-	} else {
-		if (((lo >> 1) & 3) == 2)
-			hi = pci_read32(dev.devfn, PCI_BAR0 + 4 * (bar + 1));
-		r->base = (uint64_t)hi << 32 | (lo & ~0xfu);
-		/* Only the first 4 GiB are mapped. */
-		GUEST_ASSERT(r->base + off + len <= (1ULL << 32));
-	}
-	GUEST_ASSERT(r->base);
-	r->base += off;
-	r->len = len;
-}
-
-/* The first capability of each type wins, as the spec asks of drivers. */
-static void find_structures(void)
-{
-	bool seen[5] = { false };
-	uint8_t ptr, type;
-	int hops;
-
-	GUEST_ASSERT((pci_read32(dev.devfn, PCI_COMMAND) >> 16) & PCI_STATUS_CAP_LIST);
-	ptr = pci_read8(dev.devfn, PCI_CAP_PTR) & 0xfc;
-	for (hops = 0; ptr && hops < 48; hops++) {
-		type = pci_read8(dev.devfn, ptr + 3);
-		if (pci_read8(dev.devfn, ptr) == PCI_CAP_ID_VNDR && type >= VIRTIO_CAP_COMMON &&
-		    type <= VIRTIO_CAP_DEVICE && !seen[type]) {
-			uint8_t bar = pci_read8(dev.devfn, ptr + 4);
-			uint32_t off = pci_read32(dev.devfn, ptr + 8);
-			uint32_t len = pci_read32(dev.devfn, ptr + 12);
-			struct region *r = type == VIRTIO_CAP_COMMON ? &dev.common :
-					   type == VIRTIO_CAP_NOTIFY ? &dev.notify :
-					   type == VIRTIO_CAP_ISR ? &dev.isr : &dev.device;
-
-			bar_region(r, bar, off, len);
-			if (type == VIRTIO_CAP_NOTIFY)
-				dev.notify_mul = pci_read32(dev.devfn, ptr + 16);
-			seen[type] = true;
-		}
-		ptr = pci_read8(dev.devfn, ptr + 1) & 0xfc;
-	}
-	GUEST_ASSERT(seen[VIRTIO_CAP_COMMON] && seen[VIRTIO_CAP_NOTIFY]);
-	GUEST_ASSERT(seen[VIRTIO_CAP_ISR] && seen[VIRTIO_CAP_DEVICE]);
-	GUEST_ASSERT(dev.common.len >= 0x38);
-}
-
-static uint8_t dev_status(void)
-{
-	return rd8(&dev.common, CC_STATUS);
-}
-
-/* Write 0, then wait until the device says the reset is done. */
-static uint64_t dev_reset(void)
-{
-	uint64_t spins = 0;
-
-	wr8(&dev.common, CC_STATUS, 0);
-	while (dev_status() != 0 && ++spins < 1000000)
-		asm volatile("pause");
-	return spins;
-}
-
-static void queue_setup(int qi)
-{
-	struct vq *q = &dev.q[qi];
-	uint16_t max;
-
-	memset(&rings[qi], 0, sizeof(rings[qi]));
-	wr16(&dev.common, CC_Q_SELECT, qi);
-	max = rd16(&dev.common, CC_Q_SIZE);
-	GUEST_ASSERT(max && !(max & (max - 1)));
-	q->ring = &rings[qi];
-	q->size = max < QMAX ? max : QMAX;
-	q->avail_idx = 0;
-	q->used_seen = 0;
-	wr16(&dev.common, CC_Q_SIZE, q->size);
-	/* No interrupts: this driver polls. */
-	wr16(&dev.common, CC_Q_MSIX, VIRTIO_NO_VECTOR);
-	wr64(&dev.common, CC_Q_DESC, (uintptr_t)q->ring->desc);
-	wr64(&dev.common, CC_Q_AVAIL, (uintptr_t)&q->ring->avail);
-	wr64(&dev.common, CC_Q_USED, (uintptr_t)&q->ring->used);
-	q->notify_off = rd16(&dev.common, CC_Q_NOTIFY_OFF);
-	GUEST_ASSERT(q->notify_off * dev.notify_mul + 2 <= dev.notify.len);
-	wr16(&dev.common, CC_Q_ENABLE, 1);
-	GUEST_ASSERT_EQ(rd16(&dev.common, CC_Q_ENABLE), 1);
-}
+static struct vio_desc itable[4] __attribute__((aligned(16)));
+static struct vio_desc itable2[2] __attribute__((aligned(16)));
 
 static void dev_init(uint64_t *r)
 {
 	uint64_t offered;
 	int i;
 
-	if (!dev.common.base) {
-		dev.devfn = find_nic();
-		find_structures();
-	}
-	pci_write16(dev.devfn, PCI_COMMAND,
-		    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	dev_reset();
-	GUEST_ASSERT_EQ(dev_status(), 0);
-	wr8(&dev.common, CC_STATUS, S_ACKNOWLEDGE);
-	wr8(&dev.common, CC_STATUS, S_ACKNOWLEDGE | S_DRIVER);
-
-	wr32(&dev.common, CC_DFSELECT, 0);
-	offered = rd32(&dev.common, CC_DF);
-	wr32(&dev.common, CC_DFSELECT, 1);
-	offered |= (uint64_t)rd32(&dev.common, CC_DF) << 32;
+	vio_find(VIRTIO_NET_MODERN);
+	r[0] = vio_init(F_VERSION_1 | F_INDIRECT | F_MAC, &offered);
 	GUEST_ASSERT(offered & F_VERSION_1);
 	GUEST_ASSERT(offered & F_INDIRECT);
-	dev.features = offered & (F_VERSION_1 | F_INDIRECT | F_MAC);
-	wr32(&dev.common, CC_GFSELECT, 0);
-	wr32(&dev.common, CC_GF, dev.features);
-	wr32(&dev.common, CC_GFSELECT, 1);
-	wr32(&dev.common, CC_GF, dev.features >> 32);
-	wr8(&dev.common, CC_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
-	GUEST_ASSERT(dev_status() & S_FEATURES_OK);
-
-	GUEST_ASSERT(rd16(&dev.common, CC_NUM_QUEUES) >= 2);
-	queue_setup(RXQ);
-	queue_setup(TXQ);
+	r[1] = vio.features;
 	for (i = 0; i < 6; i++)
-		dev.mac[i] = dev.features & F_MAC ? rd8(&dev.device, i) : 0;
-	wr8(&dev.common, CC_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-
-	r[0] = dev_status();
-	r[1] = dev.features;
-	for (i = 0; i < 6; i++)
-		r[2] |= (uint64_t)dev.mac[i] << (8 * i);
-	r[3] = dev.devfn;
-}
-
-static void set_desc(struct vdesc *d, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	d->addr = addr;
-	d->len = len;
-	d->flags = flags;
-	d->next = next;
-}
-
-/* Publish @n heads at once: the device reads the ring only after idx moved. */
-static void publish(struct vq *q, uint16_t head, uint16_t n)
-{
-	uint16_t i;
-
-	for (i = 0; i < n; i++)
-		VOLATILE(q->ring->avail.ring[(uint16_t)(q->avail_idx + i) % q->size]) = head;
-	barrier();
-	q->avail_idx += n;
-	VOLATILE(q->ring->avail.idx) = q->avail_idx;
-	barrier();
-}
-
-static void notify(int qi)
-{
-	wr16(&dev.notify, dev.q[qi].notify_off * dev.notify_mul, qi);
-}
-
-static uint16_t used_idx(int qi)
-{
-	return VOLATILE(dev.q[qi].ring->used.idx);
-}
-
-/* Bounded by the TSC: about a second, on a TSC of a few GHz. */
-static bool wait_used(int qi, uint16_t want)
-{
-	uint64_t start = rdtsc();
-
-	while (used_idx(qi) != want) {
-		if (rdtsc() - start > (3ULL << 30))
-			return false;
-		asm volatile("pause");
-	}
-	return true;
+		r[2] |= (uint64_t)vio.mac[i] << (8 * i);
+	r[3] = vio.devfn;
 }
 
 /* A header descriptor and a frame descriptor, at slots @head, @head + 1. */
 static uint16_t post_tx(uint32_t seq)
 {
-	struct vq *q = &dev.q[TXQ];
+	struct vio_vq *q = &vio.q[TXQ];
 	uint16_t head = (q->avail_idx * 2) % q->size;
 
-	build_frame(tx_frame, bcast_mac, dev.mac, ETH_G2H, seq);
-	set_desc(&q->ring->desc[head], (uintptr_t)tx_hdr, NET_HDR_LEN, D_NEXT, head + 1);
-	set_desc(&q->ring->desc[head + 1], (uintptr_t)tx_frame, FRAME_LEN, 0, 0);
-	publish(q, head, 1);
-	notify(TXQ);
+	build_frame(tx_frame, bcast_mac, vio.mac, ETH_G2H, seq);
+	vio_set_desc(&q->ring->desc[head], (uintptr_t)tx_hdr, NET_HDR_LEN, D_NEXT, head + 1);
+	vio_set_desc(&q->ring->desc[head + 1], (uintptr_t)tx_frame, FRAME_LEN, 0, 0);
+	vio_publish(q, head, 1);
+	vio_notify(TXQ);
 	return q->avail_idx;
 }
 
@@ -575,22 +176,22 @@ static void send_good(uint64_t seq, uint64_t *r)
 {
 	uint16_t want = post_tx(seq);
 
-	r[0] = wait_used(TXQ, want);
-	r[1] = dev_status();
-	dev.q[TXQ].used_seen = used_idx(TXQ);
+	r[0] = vio_wait_used(TXQ, want);
+	r[1] = vio_status();
+	vio.q[TXQ].used_seen = vio_used_idx(TXQ);
 }
 
 static void post_rx(uint64_t n)
 {
-	struct vq *q = &dev.q[RXQ];
+	struct vio_vq *q = &vio.q[RXQ];
 	uint16_t i;
 
 	for (i = 0; i < n && i < NR_RX_BUFS; i++) {
 		memset(rx_bufs[i], RX_PATTERN, RX_BUF_LEN);
-		set_desc(&q->ring->desc[i], (uintptr_t)rx_bufs[i], RX_BUF_LEN, D_WRITE, 0);
-		publish(q, i, 1);
+		vio_set_desc(&q->ring->desc[i], (uintptr_t)rx_bufs[i], RX_BUF_LEN, D_WRITE, 0);
+		vio_publish(q, i, 1);
 	}
-	notify(RXQ);
+	vio_notify(RXQ);
 }
 
 static bool rx_untouched(void)
@@ -611,10 +212,10 @@ static bool rx_untouched(void)
 static void rx_check(uint64_t seq, uint64_t *r)
 {
 	static uint8_t want[FRAME_LEN];
-	struct vq *q = &dev.q[RXQ];
-	uint16_t idx = used_idx(RXQ);
+	struct vio_vq *q = &vio.q[RXQ];
+	uint16_t idx = vio_used_idx(RXQ);
 
-	build_frame(want, dev.mac, host_mac, ETH_H2G, seq);
+	build_frame(want, vio.mac, host_mac, ETH_H2G, seq);
 	for (; q->used_seen != idx; q->used_seen++) {
 		uint32_t id = VOLATILE(q->ring->used.ring[q->used_seen % q->size].id);
 		uint32_t len = VOLATILE(q->ring->used.ring[q->used_seen % q->size].len);
@@ -627,83 +228,83 @@ static void rx_check(uint64_t seq, uint64_t *r)
 			r[0] = 1;
 			r[1] = len;
 		}
-		publish(q, id, 1);
+		vio_publish(q, id, 1);
 	}
 	if (r[2])
-		notify(RXQ);
+		vio_notify(RXQ);
 }
 
 /* Send and receive until the host kills us. */
 static void __attribute__((noreturn)) traffic(void)
 {
-	struct vq *rq = &dev.q[RXQ];
+	struct vio_vq *rq = &vio.q[RXQ];
 	uint32_t seq = 0;
 
 	for (;;) {
 		uint16_t want = post_tx(seq++);
 		uint16_t idx;
 
-		wait_used(TXQ, want);
-		for (idx = used_idx(RXQ); rq->used_seen != idx; rq->used_seen++) {
+		vio_wait_used(TXQ, want);
+		for (idx = vio_used_idx(RXQ); rq->used_seen != idx; rq->used_seen++) {
 			uint32_t id = VOLATILE(rq->ring->used.ring[rq->used_seen % rq->size].id);
 
 			GUEST_ASSERT(id < NR_RX_BUFS);
-			publish(rq, id, 1);
-			notify(RXQ);
+			vio_publish(rq, id, 1);
+			vio_notify(RXQ);
 		}
 	}
 }
 
 static void post_bad(uint64_t which)
 {
-	struct vq *q = &dev.q[which >= BAD_RX_READONLY ? RXQ : TXQ];
-	struct vdesc *d = q->ring->desc;
+	struct vio_vq *q = &vio.q[which >= BAD_RX_READONLY ? RXQ : TXQ];
+	struct vio_desc *d = q->ring->desc;
 	uint64_t hdr = (uintptr_t)tx_hdr, frame = (uintptr_t)tx_frame;
 	uint64_t rxb = (uintptr_t)rx_bufs[0];
 	uint16_t head = 0;
 
-	build_frame(tx_frame, bcast_mac, dev.mac, ETH_G2H, 0xbad);
+	build_frame(tx_frame, bcast_mac, vio.mac, ETH_G2H, 0xbad);
 	memset(rx_bufs, RX_PATTERN, sizeof(rx_bufs));
-	set_desc(&d[0], hdr, NET_HDR_LEN, D_NEXT, 1);
+	vio_set_desc(&d[0], hdr, NET_HDR_LEN, D_NEXT, 1);
 	switch (which) {
 	case BAD_LOOP:
-		set_desc(&d[1], frame, FRAME_LEN, D_NEXT, 0);
+		vio_set_desc(&d[1], frame, FRAME_LEN, D_NEXT, 0);
 		break;
 	case BAD_NEXT_OOB:
 		d[0].next = q->size;
 		break;
 	case BAD_HEAD_OOB:
-		set_desc(&d[1], frame, FRAME_LEN, 0, 0);
+		vio_set_desc(&d[1], frame, FRAME_LEN, 0, 0);
 		head = q->size;
 		break;
 	case BAD_ADDR_UNBACKED:
-		set_desc(&d[1], UNBACKED_GPA, FRAME_LEN, 0, 0);
+		vio_set_desc(&d[1], UNBACKED_GPA, FRAME_LEN, 0, 0);
 		break;
 	case BAD_ADDR_MMIO:
-		set_desc(&d[1], IOAPIC_GPA, FRAME_LEN, 0, 0);
+		vio_set_desc(&d[1], IOAPIC_GPA, FRAME_LEN, 0, 0);
 		break;
 	case BAD_ADDR_WRAP:
-		set_desc(&d[1], ~0ULL - 0xfff, 0x2000, 0, 0);
+		vio_set_desc(&d[1], ~0ULL - 0xfff, 0x2000, 0, 0);
 		break;
 	case BAD_TX_WRITABLE:
-		set_desc(&d[1], frame, FRAME_LEN, D_WRITE, 0);
+		vio_set_desc(&d[1], frame, FRAME_LEN, D_WRITE, 0);
 		break;
 	case BAD_HDR_SHORT:
-		set_desc(&d[0], hdr, 4, 0, 0);
+		vio_set_desc(&d[0], hdr, 4, 0, 0);
 		break;
 	case BAD_LEN_ZERO:
-		set_desc(&d[1], frame, 0, 0, 0);
+		vio_set_desc(&d[1], frame, 0, 0, 0);
 		break;
 	case BAD_LEN_HUGE:
-		build_frame(big_buf, bcast_mac, dev.mac, ETH_G2H, 0xbad);
-		set_desc(&d[1], (uintptr_t)big_buf, (64 << 10) + 64, 0, 0);
+		build_frame(big_buf, bcast_mac, vio.mac, ETH_G2H, 0xbad);
+		vio_set_desc(&d[1], (uintptr_t)big_buf, (64 << 10) + 64, 0, 0);
 		break;
 	case BAD_LEN_4G:
-		set_desc(&d[1], frame, 0xffffffff, 0, 0);
+		vio_set_desc(&d[1], frame, 0xffffffff, 0, 0);
 		break;
 	case BAD_LEN_SUM_WRAP:
-		set_desc(&d[1], frame, 0xfffffff8, D_NEXT, 2);
-		set_desc(&d[2], frame, 0x20, 0, 0);
+		vio_set_desc(&d[1], frame, 0xfffffff8, D_NEXT, 2);
+		vio_set_desc(&d[2], frame, 0x20, 0, 0);
 		break;
 	case BAD_INDIRECT_ODD:
 	case BAD_INDIRECT_ZERO:
@@ -711,50 +312,50 @@ static void post_bad(uint64_t which)
 	case BAD_INDIRECT_NEXT_OOB:
 	case BAD_INDIRECT_LOOP:
 	case BAD_INDIRECT_UNBACKED:
-		set_desc(&itable[0], hdr, NET_HDR_LEN, D_NEXT, 1);
-		set_desc(&itable[1], frame, FRAME_LEN, 0, 0);
-		set_desc(&d[0], (uintptr_t)itable, 2 * sizeof(struct vdesc), D_INDIRECT, 0);
+		vio_set_desc(&itable[0], hdr, NET_HDR_LEN, D_NEXT, 1);
+		vio_set_desc(&itable[1], frame, FRAME_LEN, 0, 0);
+		vio_set_desc(&d[0], (uintptr_t)itable, 2 * sizeof(struct vio_desc), D_INDIRECT, 0);
 		if (which == BAD_INDIRECT_ODD)
 			d[0].len = 24;
 		else if (which == BAD_INDIRECT_ZERO)
 			d[0].len = 0;
 		else if (which == BAD_INDIRECT_NESTED)
-			set_desc(&itable[1], (uintptr_t)itable2, sizeof(itable2), D_INDIRECT, 0);
+			vio_set_desc(&itable[1], (uintptr_t)itable2, sizeof(itable2), D_INDIRECT, 0);
 		else if (which == BAD_INDIRECT_NEXT_OOB)
 			itable[0].next = 2;
 		else if (which == BAD_INDIRECT_LOOP)
-			set_desc(&itable[1], frame, FRAME_LEN, D_NEXT, 0);
+			vio_set_desc(&itable[1], frame, FRAME_LEN, D_NEXT, 0);
 		else
 			d[0].addr = UNBACKED_GPA;
-		set_desc(&itable2[0], hdr, NET_HDR_LEN, D_NEXT, 1);
-		set_desc(&itable2[1], frame, FRAME_LEN, 0, 0);
+		vio_set_desc(&itable2[0], hdr, NET_HDR_LEN, D_NEXT, 1);
+		vio_set_desc(&itable2[1], frame, FRAME_LEN, 0, 0);
 		break;
 	case BAD_AVAIL_JUMP:
-		set_desc(&d[1], frame, FRAME_LEN, 0, 0);
+		vio_set_desc(&d[1], frame, FRAME_LEN, 0, 0);
 		/* Every ring entry names the good chain: only the index is wrong. */
-		publish(q, 0, q->size);
+		vio_publish(q, 0, q->size);
 		q->avail_idx++;
 		VOLATILE(q->ring->avail.idx) = q->avail_idx;
-		notify(TXQ);
+		vio_notify(TXQ);
 		return;
 	case BAD_RX_READONLY:
-		set_desc(&d[0], rxb, RX_BUF_LEN, 0, 0);
+		vio_set_desc(&d[0], rxb, RX_BUF_LEN, 0, 0);
 		break;
 	case BAD_RX_UNBACKED:
-		set_desc(&d[0], UNBACKED_GPA, RX_BUF_LEN, D_WRITE, 0);
+		vio_set_desc(&d[0], UNBACKED_GPA, RX_BUF_LEN, D_WRITE, 0);
 		break;
 	case BAD_RX_LOOP:
-		set_desc(&d[0], rxb, NET_HDR_LEN, D_WRITE | D_NEXT, 1);
-		set_desc(&d[1], rxb + NET_HDR_LEN, RX_BUF_LEN - NET_HDR_LEN, D_WRITE | D_NEXT, 0);
+		vio_set_desc(&d[0], rxb, NET_HDR_LEN, D_WRITE | D_NEXT, 1);
+		vio_set_desc(&d[1], rxb + NET_HDR_LEN, RX_BUF_LEN - NET_HDR_LEN, D_WRITE | D_NEXT, 0);
 		break;
 	default:
 		GUEST_ASSERT(0);
 	}
-	publish(q, head, 1);
-	notify(q == &dev.q[RXQ] ? RXQ : TXQ);
+	vio_publish(q, head, 1);
+	vio_notify(q == &vio.q[RXQ] ? RXQ : TXQ);
 	/* TX runs in the notify's exit; give a deferred drain a moment too. */
-	if (q == &dev.q[TXQ])
-		wait_used(TXQ, q->avail_idx);
+	if (q == &vio.q[TXQ])
+		vio_wait_used(TXQ, q->avail_idx);
 }
 
 static void guest_code(uint64_t a0, uint64_t a1)
@@ -773,23 +374,23 @@ static void guest_code(uint64_t a0, uint64_t a1)
 			break;
 		case OP_BAD:
 			post_bad(VOLATILE(cmd.arg));
-			r[0] = dev_status();
-			r[1] = used_idx(TXQ);
-			r[2] = used_idx(RXQ);
+			r[0] = vio_status();
+			r[1] = vio_used_idx(TXQ);
+			r[2] = vio_used_idx(RXQ);
 			break;
 		case OP_STATUS:
-			r[0] = dev_status();
-			r[1] = used_idx(TXQ);
-			r[2] = used_idx(RXQ);
+			r[0] = vio_status();
+			r[1] = vio_used_idx(TXQ);
+			r[2] = vio_used_idx(RXQ);
 			r[3] = rx_untouched();
 			break;
 		case OP_RESET:
-			r[1] = dev_reset();
-			r[0] = dev_status();
+			r[1] = vio_reset();
+			r[0] = vio_status();
 			break;
 		case OP_POST_RX:
 			post_rx(VOLATILE(cmd.arg));
-			r[0] = dev_status();
+			r[0] = vio_status();
 			break;
 		case OP_RX_CHECK:
 			rx_check(VOLATILE(cmd.arg), r);
@@ -843,52 +444,6 @@ static uint64_t stat_delta(const struct lkvm_vm_stats *a, const struct lkvm_vm_s
 	return b->stat[i] - a->stat[i];
 }
 
-/* 0 or -errno. */
-static int ifup(const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	char path[128];
-	int fd, ret = 0;
-
-	/* No router solicitations or DAD: nothing but our frames on the link. */
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			ret = -errno;
-		close(fd);
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (!ret && ioctl(fd, SIOCGIFFLAGS, &ifr))
-		ret = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!ret && ioctl(fd, SIOCSIFFLAGS, &ifr))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int packet_socket(int ifindex, uint16_t proto)
-{
-	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(proto),
-		.sll_ifindex = ifindex,
-	};
-	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(proto));
-
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* LKVM_CREATE_NET on a guest whose vCPU has not run yet, link up, sockets on it. */
 static void nic_create(struct __test_metadata *_metadata, struct guest *g, struct nic *n,
 		       const uint8_t *mac)
@@ -902,10 +457,10 @@ static void nic_create(struct __test_metadata *_metadata, struct guest *g, struc
 		TH_LOG("LKVM_CREATE_NET: %s", strerror(errno));
 	ASSERT_EQ(0, memcmp(n->net.mac, mac, 6));
 	ASSERT_NE(0, n->net.ifindex);
-	ASSERT_EQ(0, ifup(n->net.ifname)) TH_LOG("%s", n->net.ifname);
-	n->cap_fd = packet_socket(n->net.ifindex, ETH_G2H);
+	ASSERT_EQ(0, lkvm_ifup(n->net.ifname)) TH_LOG("%s", n->net.ifname);
+	n->cap_fd = lkvm_packet_socket(n->net.ifindex, ETH_G2H);
 	ASSERT_LE(0, n->cap_fd) TH_LOG("AF_PACKET on %s: %s", n->net.ifname, strerror(errno));
-	n->tx_fd = packet_socket(n->net.ifindex, ETH_H2G);
+	n->tx_fd = lkvm_packet_socket(n->net.ifindex, ETH_H2G);
 	ASSERT_LE(0, n->tx_fd);
 	/*
 	 * Straight to the device, in the sender's context: the qdisc is
@@ -1349,7 +904,7 @@ static void __attribute__((noreturn)) traffic_child(int wfd)
 
 	memcpy(net.mac, guest_mac, 6);
 	g = guest_create(&opts, guest_code);
-	if (!g || ioctl(guest_vm_fd(g), LKVM_CREATE_NET, &net) || ifup(net.ifname) ||
+	if (!g || ioctl(guest_vm_fd(g), LKVM_CREATE_NET, &net) || lkvm_ifup(net.ifname) ||
 	    guest_cmd_raw(g, 0, 0, r, msg, sizeof(msg)) ||
 	    guest_cmd_raw(g, OP_INIT, 0, r, msg, sizeof(msg)) || !(r[0] & S_DRIVER_OK) ||
 	    guest_cmd_raw(g, OP_POST_RX, NR_RX_BUFS, r, msg, sizeof(msg)) ||
@@ -1402,9 +957,9 @@ TEST_F_TIMEOUT(net, killed_mid_traffic_frees_everything, 120)
 		TH_LOG("the VM's process never made its NIC");
 	close(p[0]);
 
-	cap.cap_fd = packet_socket(net.ifindex, ETH_G2H);
+	cap.cap_fd = lkvm_packet_socket(net.ifindex, ETH_G2H);
 	ASSERT_LE(0, cap.cap_fd);
-	f.fd = packet_socket(net.ifindex, ETH_H2G);
+	f.fd = lkvm_packet_socket(net.ifindex, ETH_H2G);
 	ASSERT_LE(0, f.fd);
 	f.ifindex = net.ifindex;
 	ASSERT_EQ(0, pthread_create(&ft, NULL, flood_thread, &f));

@@ -18,6 +18,7 @@
 
 #include "kselftest_harness.h"
 #include "lib/guest.h"
+#include "lib/guest_pci.h"
 #include "lib/lkvm_util.h"
 
 #define VECTOR_GP		13
@@ -26,10 +27,6 @@
 #define SLP_EN			0x20
 #define SLP_TYP(t)		((t) << 2)
 #define KBC_PORT		0x64
-#define PCI_ADDR_PORT		0xcf8
-#define PCI_DATA_PORT		0xcfc
-#define PCI_ENABLE		0x80000000u
-#define PCI_ADDR(dev, fn, reg)	(PCI_ENABLE | ((dev) << 11) | ((fn) << 8) | (reg))
 /* The host bridge: Red Hat's QEMU PCIe host bridge id, class 06.00.00. */
 #define HOST_BRIDGE_ID		0x00081b36u
 #define CLASS_HOST_BRIDGE	0x060000u
@@ -45,40 +42,6 @@
 #define PVCLOCK_TSC_STABLE_BIT		1
 /* Above the 32 MiB of guest RAM, below the MMIO window. */
 #define UNBACKED_GPA		0x20000000ULL
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-
-	asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
 
 /* ---- LKVM_CREATE_PLATFORM ---- */
 
@@ -392,12 +355,6 @@ TEST(reset_through_keyboard_controller)
 }
 
 /* ---- Guests: PCI configuration space ---- */
-
-static uint32_t pci_read32(uint32_t addr)
-{
-	outl(PCI_ADDR_PORT, addr);
-	return inl(PCI_DATA_PORT);
-}
 
 static void guest_pci_code(uint64_t a0, uint64_t a1)
 {

@@ -128,4 +128,12 @@ int lkvm_kvm_guest_create(struct lkvm_kvm_guest *g);
 int lkvm_kvm_guest_step(struct lkvm_kvm_guest *g);
 void lkvm_kvm_guest_destroy(struct lkvm_kvm_guest *g);
 
+/*
+ * Network: bring @ifname up, with IPv6 off so that nothing but the test's
+ * own frames crosses it (no router solicitations, no DAD). 0 or -errno.
+ */
+int lkvm_ifup(const char *ifname);
+/* An AF_PACKET socket bound to @ifindex for EtherType @proto, or -1. */
+int lkvm_packet_socket(int ifindex, uint16_t proto);
+
 #endif /* LKVM_SELFTEST_UTIL_H */
