@@ -212,7 +212,7 @@ static void lkvm_mmio_load(struct lkvm_vcpu *vcpu, const struct lkvm_insn *insn,
 }
 
 /* The bits of the code segment the guest runs in: 16, 32 or 64. */
-static int lkvm_code_mode(struct lkvm_vcpu *vcpu)
+int lkvm_code_mode(struct lkvm_vcpu *vcpu)
 {
 	const struct vmcb_save_area *s = &vcpu->vmcb->save;
 
@@ -224,7 +224,7 @@ static int lkvm_code_mode(struct lkvm_vcpu *vcpu)
 }
 
 /* Read the bytes at CS:RIP, up to @len, stopping where the guest's mapping ends. */
-static unsigned int lkvm_fetch(struct lkvm_vcpu *vcpu, int mode, u8 *bytes, unsigned int len)
+unsigned int lkvm_fetch(struct lkvm_vcpu *vcpu, int mode, u8 *bytes, unsigned int len)
 {
 	const struct vmcb_save_area *s = &vcpu->vmcb->save;
 	u64 linear = s->rip + (mode == 64 ? 0 : s->cs.base), gpa;
@@ -515,6 +515,7 @@ static int (*const lkvm_exit_handlers[])(struct lkvm_vcpu *vcpu) = {
 	[SVM_EXIT_XSETBV]	= lkvm_exit_xsetbv,
 	[SVM_EXIT_RDPRU]	= lkvm_exit_ud,
 	[SVM_EXIT_NPF]		= lkvm_exit_npf,
+	[SVM_EXIT_WRITE_CR0]	= lkvm_exit_cr0_write,
 };
 
 int lkvm_handle_exit(struct lkvm_vcpu *vcpu)

@@ -187,6 +187,8 @@ struct lkvm_vcpu {
 	int mode;
 	/* Halted in HLT until an interrupt it can take, across LKVM_RUN calls. */
 	bool halted;
+	/* The guest's EFER.LME, kept out of the VMCB while paging is off (lme.c). */
+	bool lme_held;
 	wait_queue_head_t wq;
 	struct lkvm_pi_desc pi;
 	/* A vector was offered as V_IRQ at the last entry (posted_irq.c). */
@@ -257,6 +259,16 @@ int lkvm_handle_exit(struct lkvm_vcpu *vcpu);
 /* Skip the instruction that exited, @len bytes long. */
 void lkvm_skip_insn(struct lkvm_vcpu *vcpu, unsigned int len);
 int lkvm_internal_error(struct lkvm_vcpu *vcpu, u32 suberror);
+/* 16, 32 or 64: the code the guest runs. */
+int lkvm_code_mode(struct lkvm_vcpu *vcpu);
+/* Up to @len bytes at CS:RIP, as far as the guest's mapping goes. */
+unsigned int lkvm_fetch(struct lkvm_vcpu *vcpu, int mode, u8 *bytes, unsigned int len);
+
+/* lme.c: EFER.LME while paging is off (a QEMU 7.2 #VMEXIT bug) */
+void lkvm_lme_sync(struct lkvm_vcpu *vcpu);
+u64 lkvm_guest_efer(struct lkvm_vcpu *vcpu);
+void lkvm_set_efer(struct lkvm_vcpu *vcpu, u64 efer);
+int lkvm_exit_cr0_write(struct lkvm_vcpu *vcpu);
 /* Complete a test-port or test-MMIO read with what userspace put in @run. */
 void lkvm_complete_read(struct lkvm_vcpu *vcpu, const struct lkvm_run *run);
 

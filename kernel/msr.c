@@ -46,15 +46,15 @@ static bool lkvm_mtrr_type_valid(u8 type)
 
 static int lkvm_efer_write(struct lkvm_vcpu *vcpu, u64 val)
 {
-	struct vmcb_save_area *save = &vcpu->vmcb->save;
+	u64 cur = lkvm_guest_efer(vcpu);
 
 	if (val & ~EFER_GUEST_BITS)
 		return -EINVAL;
 	/* LMA is the CPU's to set; LME may not change while paging is on. */
-	val = (val & ~EFER_LMA) | (save->efer & EFER_LMA);
-	if ((save->cr0 & X86_CR0_PG) && ((val ^ save->efer) & EFER_LME))
+	val = (val & ~EFER_LMA) | (cur & EFER_LMA);
+	if ((vcpu->vmcb->save.cr0 & X86_CR0_PG) && ((val ^ cur) & EFER_LME))
 		return -EINVAL;
-	save->efer = val | EFER_SVME;
+	lkvm_set_efer(vcpu, val | EFER_SVME);
 	return 0;
 }
 
@@ -91,7 +91,7 @@ int lkvm_msr_read(struct lkvm_vcpu *vcpu, u32 msr, u64 *val)
 
 	switch (msr) {
 	case MSR_EFER:
-		*val = save->efer & ~EFER_SVME;
+		*val = lkvm_guest_efer(vcpu);
 		break;
 	case MSR_STAR:
 		*val = save->star;

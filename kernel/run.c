@@ -268,6 +268,8 @@ static int lkvm_enter_guest(struct lkvm_vcpu *vcpu)
 		local_irq_enable();
 		return 0;
 	}
+	/* The guest may have left long mode by itself: LME goes out of the VMCB. */
+	lkvm_lme_sync(vcpu);
 	/* The guest's registers were saved away by a context switch. */
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();

@@ -107,12 +107,12 @@ void lkvm_vcpu_reset(struct lkvm_vcpu *vcpu)
 	lkvm_seg_set(&save->ldtr, 0, 0x82, 0xffff, 0);
 	lkvm_seg_set(&save->tr, 0, 0x8b, 0xffff, 0);
 	save->cr0 = X86_CR0_ET | X86_CR0_CD | X86_CR0_NW;
-	save->efer = EFER_SVME;
 	save->rflags = RFLAGS_FIXED;
 	save->rip = 0xfff0;
 	save->dr6 = LKVM_DR6_INIT;
 	save->dr7 = LKVM_DR7_INIT;
 	save->g_pat = 0x0007040600070406ULL;
+	lkvm_set_efer(vcpu, EFER_SVME);
 	if (vcpu->apic)
 		lkvm_lapic_reset(vcpu);
 }
@@ -186,7 +186,7 @@ static long lkvm_vcpu_get_sregs(struct lkvm_vcpu *vcpu, struct lkvm_sregs __user
 		.cr0 = save->cr0, .cr2 = save->cr2, .cr3 = save->cr3, .cr4 = save->cr4,
 		.cr8 = vmcb->control.int_ctl & V_TPR_MASK,
 		/* EFER.SVME is VMRUN's requirement, not the guest's setting. */
-		.efer = save->efer & ~EFER_SVME,
+		.efer = lkvm_guest_efer(vcpu),
 	};
 
 	lkvm_seg_to_user(&s.cs, &save->cs);
@@ -263,7 +263,7 @@ static long lkvm_vcpu_set_sregs(struct lkvm_vcpu *vcpu, const struct lkvm_sregs 
 	save->cr3 = s.cr3;
 	save->cr4 = s.cr4;
 	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) | s.cr8;
-	save->efer = s.efer | EFER_SVME;
+	lkvm_set_efer(vcpu, s.efer | EFER_SVME);
 	/* SS.DPL is the CPL (CS.DPL is not, for a conforming code segment). */
 	save->cpl = (s.cr0 & X86_CR0_PE) ? (s.ss.attrib >> 5) & 3 : 0;
 	return 0;
