@@ -105,6 +105,23 @@ snapshot() {
 	fi
 }
 
+# The test VM's CPU time so far, in ticks: "guest host_user host_kernel
+# idle" (guest time, the nested guests', also counts as user time there).
+cpu_ticks() {
+	awk '$1 == "cpu" { print $10 + $11, $2 + $3 - $10 - $11, $4 + $7 + $8, $5 + $6; exit }' \
+		/proc/stat
+}
+
+# $1: run, $2: column, rest: cpu_ticks before and after. Where the test
+# VM's CPUs spent the run: what the guest ran, what the host's stack and
+# the VMM cost, and what was left idle.
+cpu_split() {
+	awk -v r="$1" -v n="$2" -v g=$(($7 - $3)) -v u=$(($8 - $4)) -v k=$(($9 - $5)) \
+		-v i=$((${10} - $6)) 'BEGIN { t = g + u + k + i; if (!t) t = 1
+		printf "# cpu %s %s: guest %.0f%%, host kernel %.0f%%, host user %.0f%%, idle %.0f%%\n",
+		       r, n, 100 * g / t, 100 * k / t, 100 * u / t, 100 * i / t }'
+}
+
 # $1: perf's event name: its count in the last run.
 perf_count() {
 	awk -F, -v e="$1" '$3 == e && $1 ~ /^[0-9]+$/ { print $1; found = 1 }
@@ -129,7 +146,9 @@ traffic() {
 			before=$(snapshot) || { col_failed "$name" "lkvm-lite stat:" \
 				"$(tail -n 1 "$tmp/stat.err")"; return 1; }
 		fi
+		ticks=$(cpu_ticks)
 		client "$tmp/$run.json" "$@" || { col_failed "$name" "$client_error"; return 1; }
+		cpu_split "$run" "$name" $ticks $(cpu_ticks)
 		case $run in
 		udp64)
 			jq -r '.end.sum_received | (.packets - .lost_packets) / .seconds
