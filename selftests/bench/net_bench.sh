@@ -24,13 +24,13 @@
 # counted in net.failed_rounds.NAME; the other columns go on.
 #
 # usage: net_bench.sh RAW FAILED [ROUNDS [SECONDS]]
-#   ROUNDS:  rounds of the four columns (default 2)
+#   ROUNDS:  rounds of the four columns (default 3)
 #   SECONDS: length of each iperf3 run (default 3)
 #   $LKVM_MODULE: the module to load (default kernel/lkvm_lite.ko)
 
 raw=${1:?usage: net_bench.sh RAW FAILED [ROUNDS [SECONDS]]}
 failed=${2:?usage: net_bench.sh RAW FAILED [ROUNDS [SECONDS]]}
-rounds=${3:-2}
+rounds=${3:-3}
 secs=${4:-3}
 kernel=/boot/vmlinuz-$(uname -r)
 initrd=build/selftests/net-bench-guest.cpio.gz

@@ -22,14 +22,14 @@
 #   N:      exits per measurement (default 30000: under TCG, where one exit
 #           costs 20 to 150 us, 0.7 to 2 s each)
 #   BOOT_ROUNDS: rounds of lkvm-lite then QEMU/KVM boots (default 3)
-#   NET_ROUNDS: rounds of the network benchmark's four columns (default 2)
+#   NET_ROUNDS: rounds of the network benchmark's four columns (default 3)
 #   $BENCH: the parts to run, of "exit boot net" (default: all three)
 #   $LKVM_MODULE: the module to load (default kernel/lkvm_lite.ko)
 
 rounds=${1:-5}
 n=${2:-30000}
 boot_rounds=${3:-3}
-net_rounds=${4:-2}
+net_rounds=${4:-3}
 parts=${BENCH:-exit boot net}
 bench=build/selftests/exit_bench
 boot_bench=build/selftests/boot_bench
