@@ -80,14 +80,14 @@ static bool lkvm_ignored_prefix(u8 b)
  * or LMSW reg (0F 01 /6). Returns its length, or 0 for anything else
  * (LMSW from memory: no guest has been seen to need it).
  */
-static unsigned int lkvm_decode_cr0_write(struct lkvm_vcpu *vcpu, u64 *cr0)
+static unsigned int lkvm_decode_cr0_write(struct lkvm_vcpu *vcpu, const u8 *b, unsigned int n,
+					  u64 *cr0)
 {
 	int mode = lkvm_code_mode(vcpu);
 	u64 old = vcpu->vmcb->save.cr0, src;
-	unsigned int n, i = 0;
-	u8 b[15], modrm, rex = 0;
+	unsigned int i = 0;
+	u8 modrm, rex = 0;
 
-	n = lkvm_fetch(vcpu, mode, b, sizeof(b));
 	while (i < n && lkvm_ignored_prefix(b[i]))
 		i++;
 	if (mode == 64 && i < n && (b[i] & 0xf0) == 0x40)
@@ -120,13 +120,22 @@ int lkvm_exit_cr0_write(struct lkvm_vcpu *vcpu)
 {
 	struct vmcb_save_area *save = &vcpu->vmcb->save;
 	bool lma = save->efer & EFER_LMA;
-	unsigned int len;
+	struct lkvm_run *run = &vcpu->run;
+	unsigned int len, avail;
+	u8 bytes[15];
 	u64 cr0;
 
 	lkvm_stat_inc(vcpu, LKVM_STAT_OTHER_EXITS);
-	len = lkvm_decode_cr0_write(vcpu, &cr0);
-	if (!len)
+	avail = lkvm_fetch(vcpu, lkvm_code_mode(vcpu), bytes, sizeof(bytes));
+	if (!avail)
+		return lkvm_internal_error(vcpu, LKVM_INTERNAL_FETCH);
+	len = lkvm_decode_cr0_write(vcpu, bytes, avail, &cr0);
+	if (!len) {
+		/* As for MMIO: the bytes that were not decoded go to userspace. */
+		run->internal.insn_len = min_t(unsigned int, avail, sizeof(run->internal.insn));
+		memcpy(run->internal.insn, bytes, run->internal.insn_len);
 		return lkvm_internal_error(vcpu, LKVM_INTERNAL_EMULATION);
+	}
 	/* What MOV CR0 refuses; and paging with LME but no PAE, or off in 64-bit code. */
 	if ((cr0 >> 32) || ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD)) ||
 	    ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE)) ||

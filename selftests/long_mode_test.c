@@ -251,6 +251,9 @@ TEST_F(lme, lmsw_from_memory_is_an_internal_error)
 	ASSERT_EQ(0, lkvm_ioctl(self->vcpu, LKVM_RUN, &self->run));
 	ASSERT_EQ(LKVM_EXIT_INTERNAL_ERROR, self->run.exit_reason);
 	EXPECT_EQ(LKVM_INTERNAL_EMULATION, self->run.internal.suberror);
+	/* The instruction's bytes, for the VMM to say what it was. */
+	ASSERT_LE(sizeof(code), self->run.internal.insn_len);
+	EXPECT_EQ(0, memcmp(code, self->run.internal.insn, sizeof(code)));
 }
 
 TEST_HARNESS_MAIN

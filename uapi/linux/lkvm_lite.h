@@ -148,7 +148,7 @@ struct lkvm_test_exits {
 
 /* lkvm_run.internal.suberror */
 #define LKVM_INTERNAL_UNHANDLED_EXIT	1	/* an SVM exit code with no handler */
-#define LKVM_INTERNAL_EMULATION		2	/* an MMIO instruction not decoded */
+#define LKVM_INTERNAL_EMULATION		2	/* an instruction to emulate not decoded */
 #define LKVM_INTERNAL_VMRUN_FAILED	3	/* VMRUN refused the state (SVM_EXIT_ERR) */
 #define LKVM_INTERNAL_FETCH		4	/* the instruction could not be read */
 #define LKVM_INTERNAL_DELIVERY		5	/* delivering an event touched memory outside RAM */
