@@ -1299,7 +1299,16 @@ TEST_F_TIMEOUT(fuzz, random_ioctls_threads_closing, 300)
 		atomic_load(&run_exits[LKVM_EXIT_SYSTEM_EVENT]));
 
 	EXPECT_EQ(0, atomic_load(&violations)) TH_LOG("seed %llu", (unsigned long long)seed);
-	/* Every VM is closed: nothing of its memory stays pinned or accounted. */
+	/*
+	 * Every VM is closed: nothing of its memory stays pinned or accounted.
+	 * Under the sanitized kernel a VM's last file was seen to go up to a
+	 * second after close_all() (1 MiB still pinned at once, none later):
+	 * wait for it as for the net_devices above, and say how long it took.
+	 */
+	for (i = 0; i < 500 && lkvm_vm_pin_kb() != pin_before; i++)
+		usleep(10000);
+	if (i)
+		fprintf(stderr, "# guest memory unpinned %d ms after the last close\n", i * 10);
 	EXPECT_EQ(pin_before, lkvm_vm_pin_kb());
 	/* (A count over all the kernel: another process's pins may go meanwhile.) */
 	EXPECT_GE(pins_before, lkvm_foll_pins_held());
